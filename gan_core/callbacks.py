@@ -1,0 +1,48 @@
+"""Callbacks for what happens between epochs of `GAN.fit`."""
+
+import time
+from pathlib import Path
+
+import keras
+
+from gan_core.samples import preview_grid, save_png
+
+
+class SampleGrid(keras.callbacks.Callback):
+    """Save `epoch_NNN.png` from the same fixed seeds after every epoch.
+
+    Fixed seeds make the grids comparable: the same tile shows the same z
+    as training goes on.
+    """
+
+    def __init__(self, directory):
+        super().__init__()
+        self.directory = Path(directory)
+
+    def on_epoch_end(self, epoch, logs=None):
+        save_png(
+            preview_grid(self.model.generate, self.model.num_classes), self.directory / f"epoch_{epoch + 1:03d}.png"
+        )
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Add the epoch's wall-clock `seconds` and `images_per_second` to the logs.
+
+    Place it before `CSVLogger`, which then records both columns.
+    """
+
+    def __init__(self, batch_size: int):
+        super().__init__()
+        self.batch_size = batch_size
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+        self._steps = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._steps += 1
+
+    def on_epoch_end(self, epoch, logs=None):
+        seconds = time.perf_counter() - self._start
+        logs["seconds"] = seconds
+        logs["images_per_second"] = self._steps * self.batch_size / seconds

@@ -1,0 +1,150 @@
+"""The GAN as a `keras.Model`: alternating D and G updates inside `fit`."""
+
+import keras
+import numpy as np
+from keras import ops
+
+from gan_core import gradients, losses
+from gan_core.latent import resolve_latents
+from gan_core.samples import generate_images
+
+
+@keras.saving.register_keras_serializable(package="gan_core")
+class GAN(keras.Model):
+    """A generator and a discriminator trained against each other with `fit`.
+
+    Each `train_step` is one round of the minimax game
+    min_G max_D E[log D(x)] + E[log(1 − D(G(z)))]:
+    first one discriminator update on a real and a generated batch, then one
+    generator update against the updated discriminator. Each update touches
+    only its own network's weights.
+
+    With `num_classes`, both networks take the image's label as a second input
+    and the data must yield `(images, labels)`.
+    """
+
+    def __init__(self, generator, discriminator, latent_dim, num_classes=None, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.generator = generator
+        self.discriminator = discriminator
+        self.latent_dim = latent_dim
+        self.num_classes = num_classes
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
+        self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
+        self.d_real_tracker = keras.metrics.Mean(name="d_real")
+        self.d_fake_tracker = keras.metrics.Mean(name="d_fake")
+        self.built = True
+
+    def compile(self, g_optimizer, d_optimizer, loss="nonsaturating", **kwargs):
+        """Set one optimizer per network and the GAN loss (see `gan_core.losses`)."""
+        super().compile(optimizer=None, **kwargs)
+        self.g_optimizer = keras.optimizers.get(g_optimizer)
+        self.d_optimizer = keras.optimizers.get(d_optimizer)
+        self.gan_loss = loss
+        self.discriminator_loss, self.generator_loss = losses.get(loss)
+        # Optimizer slots must exist before a checkpoint can be restored into them.
+        self.g_optimizer.build(self.generator.trainable_variables)
+        self.d_optimizer.build(self.discriminator.trainable_variables)
+
+    @property
+    def metrics(self):
+        return [self.d_loss_tracker, self.g_loss_tracker, self.d_real_tracker, self.d_fake_tracker]
+
+    def sample_latents(self, batch_size):
+        return keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
+
+    def _with_labels(self, inputs, labels):
+        if not self.num_classes:
+            return inputs
+        if labels is None:
+            raise ValueError("A conditional GAN needs (images, labels) batches; the data has no labels.")
+        return [inputs, labels]
+
+    def train_discriminator(self, real_images, labels=None):
+        """One D step: BCE(D(x) → 1) + BCE(D(G(z)) → 0). Returns loss and both logits."""
+        batch_size = ops.shape(real_images)[0]
+        fake_images = self.generator(self._with_labels(self.sample_latents(batch_size), labels), training=True)
+        images = ops.concatenate([real_images, fake_images], axis=0)
+        both_labels = None if labels is None else ops.concatenate([labels, labels], axis=0)
+
+        def loss_fn():
+            logits = self.discriminator(self._with_labels(images, both_labels), training=True)
+            real_logits, fake_logits = logits[:batch_size], logits[batch_size:]
+            return self.discriminator_loss(real_logits, fake_logits), (real_logits, fake_logits)
+
+        return gradients.minimize(loss_fn, self.discriminator.trainable_variables, self.d_optimizer)
+
+    def train_generator(self, batch_size, labels=None):
+        """One G step against the current D. Returns the generator loss."""
+        latents = self.sample_latents(batch_size)
+
+        def loss_fn():
+            fake_images = self.generator(self._with_labels(latents, labels), training=True)
+            fake_logits = self.discriminator(self._with_labels(fake_images, labels), training=True)
+            return self.generator_loss(fake_logits), None
+
+        loss, _ = gradients.minimize(loss_fn, self.generator.trainable_variables, self.g_optimizer)
+        return loss
+
+    def train_step(self, data):
+        real_images, labels, _ = keras.utils.unpack_x_y_sample_weight(data)
+        d_loss, (real_logits, fake_logits) = self.train_discriminator(real_images, labels)
+        g_loss = self.train_generator(ops.shape(real_images)[0], labels)
+
+        self.d_loss_tracker.update_state(d_loss)
+        self.g_loss_tracker.update_state(g_loss)
+        self.d_real_tracker.update_state(ops.mean(ops.sigmoid(real_logits)))
+        self.d_fake_tracker.update_state(ops.mean(ops.sigmoid(fake_logits)))
+        return {metric.name: metric.result() for metric in self.metrics}
+
+    def call(self, inputs, training=False):
+        return self.generator(inputs, training=training)
+
+    def generate(self, seeds=None, *, latents=None, labels=None) -> np.ndarray:
+        """Images (uint8, NHWC) for the given seeds or latent vectors."""
+        latents = resolve_latents(seeds, latents, self.latent_dim)
+        return generate_images(self.generator, latents, labels, self.num_classes)
+
+    # The latent sampler's position is training state too: restore it on resume.
+    def save_own_variables(self, store):
+        super().save_own_variables(store)
+        store["seed_generator_state"] = self.seed_generator.state
+
+    def load_own_variables(self, store):
+        self.seed_generator.state.assign(store["seed_generator_state"])
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "generator": keras.saving.serialize_keras_object(self.generator),
+            "discriminator": keras.saving.serialize_keras_object(self.discriminator),
+            "latent_dim": self.latent_dim,
+            "num_classes": self.num_classes,
+            "seed": self.seed,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for network in ("generator", "discriminator"):
+            config[network] = keras.saving.deserialize_keras_object(config[network])
+        return cls(**config)
+
+    def get_compile_config(self):
+        if not self.compiled:
+            return None
+        return {
+            "g_optimizer": keras.saving.serialize_keras_object(self.g_optimizer),
+            "d_optimizer": keras.saving.serialize_keras_object(self.d_optimizer),
+            "loss": self.gan_loss,
+        }
+
+    def compile_from_config(self, config):
+        self.compile(
+            g_optimizer=keras.saving.deserialize_keras_object(config["g_optimizer"]),
+            d_optimizer=keras.saving.deserialize_keras_object(config["d_optimizer"]),
+            loss=config["loss"],
+        )

@@ -1,0 +1,47 @@
+"""The training recipe: every hyperparameter that shapes a run, in one place."""
+
+import dataclasses
+
+import keras
+
+from gan_core.model import GAN
+from gan_core.networks import build_discriminator, build_generator
+
+
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """The default recipe trains a recognisable Fashion-MNIST DCGAN in ~20 min on 2 CPU cores.
+
+    Width 64 gives ~1,000 training images/s there; batch 128 with Adam
+    (2e-4, β1 = 0.5) is the DCGAN paper's stable setting.
+    """
+
+    latent_dim: int = 128
+    width: int = 64
+    batch_size: int = 128
+    lr: float = 2e-4
+    beta_1: float = 0.5
+    loss: str = "nonsaturating"
+    conditional: bool = False
+    epochs: int = 20
+
+
+def build_gan(recipe: Recipe, image_shape, num_classes: int | None = None, seed: int | None = None) -> GAN:
+    """A compiled `GAN` for images of `image_shape` (H, W, C), following `recipe`."""
+    image_size, _, channels = image_shape
+    if recipe.conditional and not num_classes:
+        raise ValueError("A conditional recipe needs labelled data (a data set with classes).")
+    num_classes = num_classes if recipe.conditional else None
+    gan = GAN(
+        build_generator(recipe.latent_dim, image_size, channels, recipe.width, num_classes),
+        build_discriminator(image_size, channels, recipe.width, num_classes),
+        latent_dim=recipe.latent_dim,
+        num_classes=num_classes,
+        seed=seed,
+    )
+    gan.compile(
+        g_optimizer=keras.optimizers.Adam(recipe.lr, beta_1=recipe.beta_1),
+        d_optimizer=keras.optimizers.Adam(recipe.lr, beta_1=recipe.beta_1),
+        loss=recipe.loss,
+    )
+    return gan

@@ -1,0 +1,128 @@
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from conftest import TINY_RECIPE
+
+from gan_core import GAN
+from gan_core.latent import latent_from_seed
+from gan_core.recipe import Recipe, build_gan
+
+
+def weights(model):
+    return [w.numpy().copy() for w in model.trainable_weights]
+
+
+def changed(before, after):
+    return any(not np.array_equal(a, b) for a, b in zip(before, after, strict=True))
+
+
+def real_batch(n=16, value=0.5):
+    return np.full((n, 28, 28, 1), value, dtype="float32")
+
+
+def test_train_step_updates_both_networks_and_reports_finite_metrics(tiny_gan):
+    g_before, d_before = weights(tiny_gan.generator), weights(tiny_gan.discriminator)
+    logs = tiny_gan.train_step(tf.constant(real_batch()))
+    assert set(logs) == {"d_loss", "g_loss", "d_real", "d_fake"}
+    assert all(np.isfinite(float(v)) for v in logs.values())
+    assert 0 < float(logs["d_real"]) < 1 and 0 < float(logs["d_fake"]) < 1
+    assert changed(g_before, weights(tiny_gan.generator))
+    assert changed(d_before, weights(tiny_gan.discriminator))
+
+
+def test_generator_update_leaves_discriminator_untouched(tiny_gan):
+    g_before, d_before = weights(tiny_gan.generator), weights(tiny_gan.discriminator)
+    tiny_gan.train_generator(16)
+    assert changed(g_before, weights(tiny_gan.generator))
+    assert not changed(d_before, weights(tiny_gan.discriminator))
+
+
+def test_discriminator_update_leaves_generator_untouched(tiny_gan):
+    g_before, d_before = weights(tiny_gan.generator), weights(tiny_gan.discriminator)
+    tiny_gan.train_discriminator(tf.constant(real_batch()))
+    assert not changed(g_before, weights(tiny_gan.generator))
+    assert changed(d_before, weights(tiny_gan.discriminator))
+
+
+def test_gan_learns_the_brightness_of_constant_images(tiny_gan):
+    """Data: every pixel 0.5 in [−1, 1] (uint8 191). G starts near 0 and must move there."""
+    target = 0.5
+    start = tiny_gan.generate(list(range(64))).mean() / 127.5 - 1
+    data = tf.data.Dataset.from_tensors(real_batch(value=target)).repeat()
+    tiny_gan.fit(data, epochs=1, steps_per_epoch=800, verbose=0)
+    end = tiny_gan.generate(list(range(64))).mean() / 127.5 - 1
+    assert abs(end - target) < 0.1
+    assert abs(end - target) < abs(start - target) / 3
+
+
+def test_same_seed_repeats_training():
+    def run():
+        keras.utils.set_random_seed(7)
+        gan = build_gan(TINY_RECIPE, (28, 28, 1), seed=7)
+        data = tf.data.Dataset.from_tensors(real_batch()).repeat()
+        history = gan.fit(data, epochs=1, steps_per_epoch=5, verbose=0)
+        return history.history, gan.generate([0, 1])
+
+    (history_a, images_a), (history_b, images_b) = run(), run()
+    assert history_a == history_b
+    np.testing.assert_array_equal(images_a, images_b)
+
+
+def test_generate_from_seed_matches_generate_from_latent(tiny_gan):
+    by_seed = tiny_gan.generate([3, 4])
+    by_latent = tiny_gan.generate(latents=np.stack([latent_from_seed(3, 16), latent_from_seed(4, 16)]))
+    assert by_seed.dtype == np.uint8 and by_seed.shape == (2, 28, 28, 1)
+    np.testing.assert_array_equal(by_seed, by_latent)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"seeds": [-1]}, "seed must be in 0"),
+        ({"seeds": [2**32]}, "seed must be in 0"),
+        ({"latents": np.zeros((1, 5))}, r"shape \(n, 16\)"),
+        ({"latents": np.full((1, 16), np.nan)}, "finite"),
+        ({"seeds": [1], "labels": [0]}, "unconditional"),
+    ],
+)
+def test_generate_rejects_bad_input(tiny_gan, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        tiny_gan.generate(**kwargs)
+
+
+def test_conditional_gan_trains_and_generates_per_class():
+    keras.utils.set_random_seed(2)
+    gan = build_gan(Recipe(latent_dim=16, width=8, conditional=True), (28, 28, 1), num_classes=10, seed=2)
+    labels = np.arange(16, dtype="int32") % 10
+    logs = gan.train_step((tf.constant(real_batch()), tf.constant(labels)))
+    assert np.isfinite(float(logs["d_loss"]))
+    images = gan.generate([5, 5], labels=[0, 9])
+    assert images.shape == (2, 28, 28, 1)
+    assert not np.array_equal(images[0], images[1])  # same z, other class, other image
+    with pytest.raises(ValueError, match="conditional"):
+        gan.generate([5])
+    with pytest.raises(ValueError, match=r"Labels must be in 0 … 9"):
+        gan.generate([5], labels=[10])
+
+
+def test_gan_keras_round_trip_keeps_weights_optimizers_and_sampler(tiny_gan, tmp_path):
+    tiny_gan.fit(tf.data.Dataset.from_tensors(real_batch()).repeat(), epochs=1, steps_per_epoch=3, verbose=0)
+    path = tmp_path / "gan.keras"
+    tiny_gan.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    assert isinstance(loaded, GAN)
+    np.testing.assert_array_equal(loaded.generate([0, 1, 2]), tiny_gan.generate([0, 1, 2]))
+    assert int(loaded.g_optimizer.iterations) == int(tiny_gan.g_optimizer.iterations) == 3
+    assert loaded.gan_loss == "nonsaturating"
+    np.testing.assert_array_equal(loaded.seed_generator.state.numpy(), tiny_gan.seed_generator.state.numpy())
+    # it can keep training
+    loaded.fit(tf.data.Dataset.from_tensors(real_batch()).repeat(), epochs=1, steps_per_epoch=1, verbose=0)
+    assert int(loaded.d_optimizer.iterations) == 4
+
+
+def test_config_round_trip(tiny_gan):
+    config = tiny_gan.get_config()
+    clone = GAN.from_config(config)
+    assert clone.latent_dim == 16 and clone.num_classes is None and clone.seed == 1
+    assert clone.generator.count_params() == tiny_gan.generator.count_params()
