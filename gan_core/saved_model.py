@@ -1,0 +1,145 @@
+"""The saved-model folder that the app, the Hub and later training read.
+
+    model/
+      config.json, metadata.json, model.weights.h5   the generator, Keras' unzipped format
+      gan.json                                       what the generator is and how it was trained
+      samples.png                                    a preview grid from fixed seeds
+      gan.keras                                      the whole GAN, to continue training
+
+The generator at the root uses Keras' own layers only, so
+`keras.saving.load_model(folder)` works without `gan_core`; `gan.keras`
+needs `gan_core` imported. Folders are written beside their destination and
+renamed into place, so a crash never leaves a half-written model.
+"""
+
+import dataclasses
+import json
+import os
+import shutil
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from gan_core.latent import resolve_latents
+from gan_core.samples import generate_images, preview_grid, save_png
+
+FORMAT = "gan_core.saved_model/1"
+GAN_JSON = "gan.json"
+GAN_KERAS = "gan.keras"
+SAMPLES_PNG = "samples.png"
+RUN_MODEL_DIR = "model"
+KERAS_FILES = ("config.json", "metadata.json", "model.weights.h5")
+
+
+class ModelFolderError(Exception):
+    """A saved-model folder is missing, incomplete or unreadable."""
+
+
+@dataclasses.dataclass(frozen=True)
+class SavedGenerator:
+    """A loaded generator with the metadata from its `gan.json`."""
+
+    model: keras.Model
+    metadata: dict
+    path: Path
+
+    @property
+    def latent_dim(self) -> int:
+        return self.metadata["latent_dim"]
+
+    @property
+    def num_classes(self) -> int | None:
+        return self.metadata.get("num_classes")
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return tuple(self.metadata["image_shape"])
+
+    def generate(self, seeds=None, *, latents=None, labels=None) -> np.ndarray:
+        """Images (uint8, NHWC) for the given seeds or latent vectors."""
+        latents = resolve_latents(seeds, latents, self.latent_dim)
+        return generate_images(self.model, latents, labels, self.num_classes)
+
+
+def save(gan, folder, metadata: dict) -> Path:
+    """Write `gan` to the saved-model `folder`, replacing any model there atomically.
+
+    `metadata` (data set, epochs, seed, recipe, training summary…) is merged
+    into `gan.json` beside what the model itself tells.
+    """
+    folder = Path(folder)
+    staging = folder.with_name(f".{folder.name}.partial-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    gan.generator.save(staging, zipped=False)
+    gan.save(staging / GAN_KERAS)
+    save_png(preview_grid(gan.generate, gan.num_classes), staging / SAMPLES_PNG)
+    description = {
+        "format": FORMAT,
+        "latent_dim": gan.latent_dim,
+        "image_shape": list(gan.generator.output_shape[1:]),
+        "channels": gan.generator.output_shape[-1],
+        "output_range": [-1.0, 1.0],
+        "num_classes": gan.num_classes,
+        **metadata,
+    }
+    (staging / GAN_JSON).write_text(json.dumps(description, indent=2) + "\n")
+
+    previous = folder.with_name(f".{folder.name}.previous-{os.getpid()}")
+    if folder.exists():
+        folder.rename(previous)
+    staging.rename(folder)
+    shutil.rmtree(previous, ignore_errors=True)
+    return folder
+
+
+def model_folder(path) -> Path:
+    """The saved-model folder at `path`, or inside the `train.py` run folder at `path`."""
+    path = Path(path)
+    if not path.exists():
+        raise ModelFolderError(f"No saved model at {path}: the path does not exist.")
+    if not (path / GAN_JSON).exists() and (path / RUN_MODEL_DIR / GAN_JSON).exists():
+        return path / RUN_MODEL_DIR
+    return path
+
+
+def read_metadata(folder) -> dict:
+    """The parsed `gan.json` of a saved-model folder."""
+    folder = model_folder(folder)
+    try:
+        metadata = json.loads((folder / GAN_JSON).read_text())
+    except FileNotFoundError as error:
+        raise ModelFolderError(f"{folder} is not a saved GAN model: it has no {GAN_JSON}.") from error
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ModelFolderError(f"{folder / GAN_JSON} is corrupt: {error}.") from error
+    if not isinstance(metadata, dict) or not isinstance(metadata.get("latent_dim"), int):
+        raise ModelFolderError(f"{folder / GAN_JSON} is corrupt: it has no integer latent_dim.")
+    return metadata
+
+
+def load(path) -> SavedGenerator:
+    """Load the generator of a saved-model (or run) folder, with its metadata."""
+    folder = model_folder(path)
+    metadata = read_metadata(folder)
+    missing = [name for name in KERAS_FILES if not (folder / name).exists()]
+    if missing:
+        raise ModelFolderError(f"{folder} is incomplete: {', '.join(missing)} missing.")
+    try:
+        model = keras.saving.load_model(folder, compile=False, safe_mode=True)
+    except Exception as error:
+        raise ModelFolderError(f"Cannot load the generator in {folder}: {error}") from error
+    if tuple(model.output_shape[1:]) != tuple(metadata.get("image_shape", ())):
+        raise ModelFolderError(
+            f"{folder} is inconsistent: {GAN_JSON} says image_shape {metadata.get('image_shape')}, "
+            f"the generator makes {list(model.output_shape[1:])}."
+        )
+    return SavedGenerator(model, metadata, folder)
+
+
+def load_gan(path):
+    """The whole `GAN` (both networks, optimizer state) of a saved-model folder."""
+    folder = model_folder(path)
+    try:
+        return keras.saving.load_model(folder / GAN_KERAS, safe_mode=True)
+    except Exception as error:
+        raise ModelFolderError(f"Cannot load {folder / GAN_KERAS}: {error}") from error
