@@ -4,11 +4,11 @@ import struct
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import keras
+import numpy as np
+import pytest
 
-from gan_core.recipe import Recipe, build_gan  # noqa: E402
+from gan_core.recipe import Recipe, build_gan
 
 TINY_RECIPE = Recipe(latent_dim=16, width=8, batch_size=16)
 

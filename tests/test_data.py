@@ -58,7 +58,7 @@ def test_images_and_labels_must_match(idx_dir):
 
 def test_half_a_data_set_is_an_error(idx_dir):
     (idx_dir / "train-labels-idx1-ubyte.gz").unlink()
-    with pytest.raises(DataError, match="train-labels-idx1-ubyte.*missing"):
+    with pytest.raises(DataError, match=r"train-labels-idx1-ubyte.*missing"):
         data.load_idx_dataset("fashion-mnist", idx_dir, allow_download=False)
 
 
@@ -91,7 +91,7 @@ def test_missing_data_error_lists_every_place_and_both_fixes(tmp_path, monkeypat
 
 
 def test_unknown_data_set_name():
-    with pytest.raises(DataError, match="Unknown data set 'cifar'.*fashion-mnist, mnist, folder"):
+    with pytest.raises(DataError, match=r"Unknown data set 'cifar'.*fashion-mnist, mnist, folder"):
         data.load_data("cifar")
 
 

@@ -49,5 +49,5 @@ def test_losses_stay_finite_for_extreme_logits():
 
 
 def test_unknown_loss_name_lists_the_choices():
-    with pytest.raises(ValueError, match="Unknown GAN loss 'wasserstein'.*nonsaturating, minimax"):
+    with pytest.raises(ValueError, match=r"Unknown GAN loss 'wasserstein'.*nonsaturating, minimax"):
         losses.get("wasserstein")

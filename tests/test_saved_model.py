@@ -60,19 +60,19 @@ def test_missing_folder(tmp_path):
 
 
 def test_folder_without_gan_json(tmp_path):
-    with pytest.raises(ModelFolderError, match="has no gan.json"):
+    with pytest.raises(ModelFolderError, match=r"has no gan.json"):
         gan_core.load(tmp_path)
 
 
 def test_corrupt_gan_json(model_dir):
     (model_dir / "gan.json").write_text("{not json")
-    with pytest.raises(ModelFolderError, match="gan.json is corrupt"):
+    with pytest.raises(ModelFolderError, match=r"gan.json is corrupt"):
         gan_core.load(model_dir)
 
 
 def test_missing_weights(model_dir):
     (model_dir / "model.weights.h5").unlink()
-    with pytest.raises(ModelFolderError, match="incomplete: model.weights.h5 missing"):
+    with pytest.raises(ModelFolderError, match=r"incomplete: model.weights.h5 missing"):
         gan_core.load(model_dir)
 
 

@@ -1,0 +1,150 @@
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import gan_core
+import train
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = ["--width", "8", "--latent-dim", "16", "--batch-size", "16", "--no-download"]
+
+
+def run_train(*args, timeout=300):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.run(
+        [sys.executable, "train.py", *map(str, args)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def history(run_dir):
+    with (run_dir / "history.csv").open() as file:
+        return [int(row["epoch"]) for row in csv.DictReader(file)]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--epochs", "-1"], "--epochs must be at least 1, got -1"),
+        (["--batch-size", "0"], "--batch-size must be at least 1, got 0"),
+        (["--lr", "abc"], "--lr must be a number, got 'abc'"),
+        (["--seed", "-5"], "--seed must be in 0 … 4294967295, got -5"),
+        (["--dataset", "cifar"], "invalid choice: 'cifar'"),
+        (["--image-size", "30"], "invalid choice: 30"),
+    ],
+)
+def test_bad_flag_values_stop_with_one_line(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        train.main(argv)
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err
+    assert message in error and error.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--dataset", "folder"], "--dataset folder needs --data-dir"),
+        (["--data-dir", "/no/such/folder"], "--data-dir /no/such/folder is not a folder"),
+        (["--image-size", "64"], "fashion-mnist images are 28×28 grey"),
+        (["--resume"], "holds no run to resume"),
+    ],
+)
+def test_inconsistent_flags_stop_before_work(argv, message, tmp_path, capsys):
+    assert train.main([*argv, "--out", str(tmp_path / "run")]) == 2
+    error = capsys.readouterr().err
+    assert message in error and error.count("\n") == 1
+    assert not (tmp_path / "run").exists()
+
+
+def test_out_folder_that_is_not_a_run_is_left_alone(tmp_path, capsys):
+    (tmp_path / "precious.txt").write_text("keep me")
+    assert train.main(["--out", str(tmp_path)]) == 2
+    assert "is not a train.py run folder" in capsys.readouterr().err
+    assert [path.name for path in tmp_path.iterdir()] == ["precious.txt"]
+
+
+def test_help_explains_every_flag(capsys):
+    with pytest.raises(SystemExit):
+        train.main(["--help"])
+    text = capsys.readouterr().out
+    for flag in ("--dataset", "--data-dir", "--epochs", "--batch-size", "--latent-dim", "--lr", "--seed", "--out",
+                 "--steps-per-epoch", "--resume"):  # fmt: skip
+        assert f"  {flag}" in text
+
+
+def test_train_end_to_end_then_extend(idx_dir, tmp_path):
+    run_dir = tmp_path / "run"
+    args = ["--data-dir", idx_dir, "--epochs", "2", "--steps-per-epoch", "3", "--out", run_dir, *TINY]
+    result = run_train(*args)
+    assert result.returncode == 0, result.stderr
+    assert f"Saved the model to {run_dir / 'model'}" in result.stdout
+    assert history(run_dir) == [0, 1]
+    assert sorted(path.name for path in (run_dir / "samples").iterdir()) == ["epoch_001.png", "epoch_002.png"]
+    assert not (run_dir / "backup").exists()
+    loaded = gan_core.load(run_dir)
+    assert loaded.metadata["epochs"] == 2 and loaded.metadata["training"]["steps"] == 6
+    assert loaded.metadata["dataset"] == "fashion-mnist" and loaded.metadata["class_names"][9] == "Ankle boot"
+    assert loaded.generate([0]).shape == (1, 28, 28, 1)
+
+    again = run_train(*args)
+    assert again.returncode == 2 and "already holds a finished model (2 epochs)" in again.stderr
+    assert history(run_dir) == [0, 1]
+
+    extended = run_train("--out", run_dir, "--resume", "--epochs", "3", "--data-dir", idx_dir, "--no-download")
+    assert extended.returncode == 0, extended.stderr
+    assert "further: epochs 3 … 3" in extended.stdout
+    assert history(run_dir) == [0, 1, 2]
+    assert gan_core.load(run_dir).metadata["training"]["epochs"] == 3
+
+    conflict = run_train("--out", run_dir, "--resume", "--epochs", "4", "--batch-size", "32")
+    assert conflict.returncode == 2 and "was started with --batch-size 16, not 32" in conflict.stderr
+
+
+def start_and_stop_at_epoch(args, run_dir, epoch, signal_number):
+    """Start train.py, then send `signal_number` once the backup holds `epoch` epochs."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    process = subprocess.Popen([sys.executable, "train.py", *map(str, args)], cwd=REPO, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    progress = run_dir / "backup" / "training_metadata.json"
+    deadline = time.time() + 240
+    while time.time() < deadline and process.poll() is None:
+        if progress.exists() and json.loads(progress.read_text() or "{}").get("epoch", 0) >= epoch:
+            break
+        time.sleep(0.05)
+    process.send_signal(signal_number)
+    _, stderr = process.communicate(timeout=120)
+    assert not (run_dir / "model").exists(), "the run finished before it could be stopped"
+    return process.returncode, stderr, json.loads(progress.read_text())["epoch"]
+
+
+def test_interrupted_and_killed_run_resumes_from_last_finished_epoch(idx_dir, tmp_path):
+    run_dir = tmp_path / "run"
+    args = ["--data-dir", idx_dir, "--epochs", "8", "--steps-per-epoch", "40", "--out", run_dir, *TINY]
+
+    code, stderr, done = start_and_stop_at_epoch(args, run_dir, 1, signal.SIGINT)
+    assert code == 130 and f"Interrupted. Resume with: python train.py --out {run_dir}" in stderr
+    assert 1 <= done < 8
+
+    code, _, done = start_and_stop_at_epoch(args, run_dir, done + 2, signal.SIGKILL)
+    assert code == -signal.SIGKILL
+    assert 3 <= done < 8
+
+    resumed = run_train(*args)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"Resuming the interrupted run in {run_dir} after epoch {done} of 8" in resumed.stdout
+    assert history(run_dir) == list(range(8))
+    metadata = gan_core.load(run_dir).metadata
+    assert metadata["epochs"] == 8 and metadata["training"]["steps"] == 8 * 40
+    assert len(list((run_dir / "samples").iterdir())) == 8

@@ -1,0 +1,309 @@
+"""Train a GAN on Fashion-MNIST (default), MNIST or a folder of images.
+
+    python train.py                                  # default recipe, ~20 min on 2 CPU cores
+    python train.py --epochs 5 --out runs/quick      # a shorter run
+    python train.py --dataset folder --data-dir ~/faces --image-size 64
+
+A run folder holds run.json (the flags), history.csv (one row per epoch),
+samples/epoch_NNN.png, backup/ while training, and model/ when done.
+Interrupted runs resume when started again with the same --out.
+"""
+
+import argparse
+import csv
+import dataclasses
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras
+
+from gan_core import saved_model
+from gan_core.callbacks import EpochTimer, SampleGrid
+from gan_core.data import DATASETS, DataError, load_data, make_dataset
+from gan_core.latent import MAX_SEED
+from gan_core.losses import LOSSES
+from gan_core.networks import IMAGE_SIZES
+from gan_core.recipe import Recipe, build_gan
+
+RUN_JSON = "run.json"
+HISTORY_CSV = "history.csv"
+BACKUP_DIR = "backup"
+# Flags that define a run: resuming with a different value would train a different model.
+RUN_FLAGS = (
+    "dataset",
+    "data_dir",
+    "image_size",
+    "channels",
+    "seed",
+    "steps_per_epoch",
+    *(field.name for field in dataclasses.fields(Recipe) if field.name != "epochs"),
+)
+
+
+class UsageError(Exception):
+    """A flag value or run folder that stops the run before any work."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _bounded(kind, name, low, high=None):
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a number, got {text!r}") from None
+        if not (value >= low and (high is None or value <= high)):
+            bound = f"at least {low}" if high is None else f"in {low} … {high}"
+            raise argparse.ArgumentTypeError(f"{name} must be {bound}, got {text}")
+        return value
+
+    return parse
+
+
+def build_parser() -> argparse.ArgumentParser:
+    default = Recipe()
+    parser = OneLineParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    data = parser.add_argument_group("data")
+    data.add_argument(
+        "--dataset",
+        choices=DATASETS,
+        help="data set to train on (default: fashion-mnist); 'folder' reads the images under --data-dir",
+    )
+    data.add_argument(
+        "--data-dir",
+        type=Path,
+        help="folder with the data set's IDX .gz files, or the "
+        "image folder for --dataset folder (default: search $GAN_DATA_DIR, "
+        "~/.keras/datasets, /usr/share/datasets, then download)",
+    )
+    data.add_argument(
+        "--image-size", type=int, choices=IMAGE_SIZES, help="square image size (IDX data sets: 28; folder default: 64)"
+    )
+    data.add_argument("--channels", type=int, choices=(1, 3), help="1 = grey, 3 = RGB (folder default: 3)")
+    data.add_argument("--no-download", action="store_true", help="never download the data set")
+
+    recipe = parser.add_argument_group("recipe")
+    recipe.add_argument(
+        "--epochs",
+        type=_bounded(int, "--epochs", 1),
+        help=f"total epochs, counting any already trained (default: {default.epochs})",
+    )
+    recipe.add_argument(
+        "--batch-size",
+        type=_bounded(int, "--batch-size", 1),
+        help=f"images per training step (default: {default.batch_size})",
+    )
+    recipe.add_argument(
+        "--latent-dim",
+        type=_bounded(int, "--latent-dim", 1),
+        help=f"length of the latent vector z (default: {default.latent_dim})",
+    )
+    recipe.add_argument(
+        "--width",
+        type=_bounded(int, "--width", 1),
+        help=f"channel multiplier of both networks (default: {default.width})",
+    )
+    recipe.add_argument(
+        "--lr",
+        type=_bounded(float, "--lr", 1e-8, 1.0),
+        help=f"Adam learning rate of both networks (default: {default.lr})",
+    )
+    recipe.add_argument(
+        "--beta-1", type=_bounded(float, "--beta-1", 0.0, 0.999), help=f"Adam β1 (default: {default.beta_1})"
+    )
+    recipe.add_argument("--loss", choices=LOSSES, help=f"GAN loss (default: {default.loss})")
+    recipe.add_argument(
+        "--conditional",
+        action=argparse.BooleanOptionalAction,
+        help="condition both networks on the class label (needs a labelled data set)",
+    )
+
+    run = parser.add_argument_group("run")
+    run.add_argument(
+        "--seed",
+        type=_bounded(int, "--seed", 0, MAX_SEED),
+        help="seed for weights, data order and latents: the same seed repeats a run (default: 0)",
+    )
+    run.add_argument(
+        "--steps-per-epoch",
+        type=_bounded(int, "--steps-per-epoch", 1),
+        help="training steps per epoch, for short runs (default: one pass over the data)",
+    )
+    run.add_argument("--out", type=Path, help="run folder (default: runs/<dataset>-<date>-<time>)")
+    run.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run in --out: an interrupted one, or a finished one up to a larger --epochs",
+    )
+    return parser
+
+
+def resolve_flags(args, saved: dict | None) -> dict:
+    """Effective flags: given ones, else the run's saved ones, else defaults."""
+    defaults = {**dataclasses.asdict(Recipe()), "dataset": "fashion-mnist", "seed": 0}
+    flags = {}
+    for name in (*RUN_FLAGS, "epochs"):
+        given = getattr(args, name)
+        given = str(given) if isinstance(given, Path) else given
+        if saved is not None and given is not None and name != "epochs" and given != saved[name]:
+            raise UsageError(
+                f"{args.out} was started with --{name.replace('_', '-')} {saved[name]}, not {given}; "
+                "repeat the original flags (or leave them out), or choose another --out."
+            )
+        flags[name] = given if given is not None else (saved or defaults).get(name, defaults.get(name))
+    if flags["dataset"] == "folder" and flags["data_dir"] is None:
+        raise UsageError("--dataset folder needs --data-dir pointing at a folder of images.")
+    if flags["data_dir"] is not None and not Path(flags["data_dir"]).is_dir():
+        raise UsageError(f"--data-dir {flags['data_dir']} is not a folder.")
+    if flags["dataset"] != "folder" and (flags["image_size"] not in (None, 28) or flags["channels"] not in (None, 1)):
+        raise UsageError(f"{flags['dataset']} images are 28×28 grey: leave out --image-size and --channels.")
+    return flags
+
+
+def plan(args) -> tuple[dict, str]:
+    """Decide what to do with --out: a "new" run, "resume" an interrupted one, or "extend" a finished one."""
+    out = args.out
+    run_json = out / RUN_JSON
+    if not run_json.exists():
+        if out.exists() and any(out.iterdir()):
+            raise UsageError(f"--out {out} is not empty and is not a train.py run folder; choose another --out.")
+        if args.resume:
+            raise UsageError(f"--resume: {out} holds no run to resume.")
+        return resolve_flags(args, None), "new"
+    try:
+        saved = json.loads(run_json.read_text())
+    except json.JSONDecodeError as error:
+        raise UsageError(f"{run_json} is corrupt ({error}); choose another --out.") from None
+    flags = resolve_flags(args, saved)
+    finished = (out / saved_model.RUN_MODEL_DIR / saved_model.GAN_JSON).exists() and not (out / BACKUP_DIR).exists()
+    if not finished:
+        return flags, "resume"
+    done = saved_model.read_metadata(out)["epochs"]
+    if not args.resume:
+        raise UsageError(
+            f"{out} already holds a finished model ({done} epochs). Choose another --out, "
+            f"or add --resume --epochs N (N > {done}) to train it further."
+        )
+    if flags["epochs"] <= done:
+        raise UsageError(f"--resume: {out} already has {done} epochs; pass --epochs larger than {done}.")
+    return flags, "extend"
+
+
+def backup_epoch(out: Path) -> int:
+    """Epochs finished according to `BackupAndRestore`'s metadata (0 when there is none)."""
+    metadata = out / BACKUP_DIR / "training_metadata.json"
+    return json.loads(metadata.read_text())["epoch"] if metadata.exists() else 0
+
+
+def history_rows(out: Path) -> list[dict]:
+    path = out / HISTORY_CSV
+    if not path.exists():
+        return []
+    with path.open(newline="") as file:
+        return list(csv.DictReader(file))
+
+
+def drop_history_after(out: Path, epochs: int) -> None:
+    """Forget history rows of epochs that the restored backup did not keep."""
+    rows = history_rows(out)
+    kept = [row for row in rows if int(row["epoch"]) < epochs]
+    if len(kept) == len(rows):
+        return
+    with (out / HISTORY_CSV).open("w", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(kept)
+
+
+def training_summary(out: Path, steps_per_epoch: int, batch_size: int) -> dict:
+    rows = history_rows(out)
+    last = rows[-1]
+    return {
+        "epochs": len(rows),
+        "steps": len(rows) * steps_per_epoch,
+        "images_seen": len(rows) * steps_per_epoch * batch_size,
+        "train_seconds": round(sum(float(row["seconds"]) for row in rows), 1),
+        "final": {name: round(float(last[name]), 4) for name in ("d_loss", "g_loss", "d_real", "d_fake")},
+    }
+
+
+def train(flags: dict, mode: str, out: Path, allow_download: bool) -> Path:
+    recipe = Recipe(**{field.name: flags[field.name] for field in dataclasses.fields(Recipe)})
+    data = load_data(
+        flags["dataset"], flags["data_dir"], flags["image_size"], flags["channels"], allow_download=allow_download
+    )
+    print(f"Data: {len(data.images)} images of {data.image_shape} from {data.source}")
+    steps_per_epoch = flags["steps_per_epoch"] or len(data.images) // recipe.batch_size
+    dataset = make_dataset(data, recipe.batch_size, seed=flags["seed"])
+
+    keras.utils.set_random_seed(flags["seed"])
+    if mode == "extend":
+        gan = saved_model.load_gan(out)
+        initial_epoch = saved_model.read_metadata(out)["epochs"]
+        print(f"Training the finished model in {out} further: epochs {initial_epoch + 1} … {recipe.epochs}")
+    else:
+        gan = build_gan(recipe, data.image_shape, data.num_classes, seed=flags["seed"])
+        initial_epoch = backup_epoch(out) if mode == "resume" else 0
+        if mode == "resume":
+            print(f"Resuming the interrupted run in {out} after epoch {initial_epoch} of {recipe.epochs}")
+        drop_history_after(out, initial_epoch)
+
+    out.mkdir(parents=True, exist_ok=True)
+    (out / RUN_JSON).write_text(json.dumps(flags, indent=2) + "\n")
+    print(f"Run folder: {out}  (after an interruption, resume with: python train.py --out {out})")
+    gan.fit(
+        dataset,
+        epochs=recipe.epochs,
+        initial_epoch=initial_epoch,
+        steps_per_epoch=steps_per_epoch,
+        shuffle=False,
+        callbacks=[
+            EpochTimer(recipe.batch_size),
+            SampleGrid(out / "samples"),
+            keras.callbacks.CSVLogger(out / HISTORY_CSV, append=True),
+            # Last, so a crash after it leaves at most a history row that resuming drops.
+            keras.callbacks.BackupAndRestore(out / BACKUP_DIR, double_checkpoint=True, delete_checkpoint=False),
+        ],
+    )
+    metadata = {
+        "dataset": data.name,
+        "class_names": list(data.class_names) if data.class_names else None,
+        "epochs": recipe.epochs,
+        "seed": flags["seed"],
+        "recipe": dataclasses.asdict(recipe),
+        "training": training_summary(out, steps_per_epoch, recipe.batch_size),
+        "versions": {"keras": keras.__version__, "backend": keras.backend.backend()},
+    }
+    model_dir = saved_model.save(gan, out / saved_model.RUN_MODEL_DIR, metadata)
+    shutil.rmtree(out / BACKUP_DIR, ignore_errors=True)
+    return model_dir
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.out is None:
+        args.out = Path("runs") / f"{args.dataset or 'fashion-mnist'}-{time.strftime('%Y%m%d-%H%M%S')}"
+    try:
+        flags, mode = plan(args)
+        model_dir = train(flags, mode, args.out, allow_download=not args.no_download)
+    except (UsageError, DataError, saved_model.ModelFolderError) as error:
+        print(f"train.py: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"\nInterrupted. Resume with: python train.py --out {args.out}", file=sys.stderr)
+        return 130
+    print(f"Saved the model to {model_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
