@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import gan_core
@@ -148,3 +149,23 @@ def test_interrupted_and_killed_run_resumes_from_last_finished_epoch(idx_dir, tm
     metadata = gan_core.load(run_dir).metadata
     assert metadata["epochs"] == 8 and metadata["training"]["steps"] == 8 * 40
     assert len(list((run_dir / "samples").iterdir())) == 8
+
+
+def test_conditional_training_on_an_image_folder(tmp_path):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for name in ("circles", "squares"):
+        for i in range(8):
+            (tmp_path / "pictures" / name).mkdir(parents=True, exist_ok=True)
+            Image.fromarray(rng.integers(0, 255, (40, 48, 3), dtype="uint8")).save(
+                tmp_path / "pictures" / name / f"{i}.png"
+            )
+    run_dir = tmp_path / "run"
+    result = run_train("--dataset", "folder", "--data-dir", tmp_path / "pictures", "--image-size", "32",
+                       "--conditional", "--epochs", "1", "--steps-per-epoch", "2", "--out", run_dir, *TINY)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    loaded = gan_core.load(run_dir)
+    assert loaded.image_shape == (32, 32, 3) and loaded.num_classes == 2
+    assert loaded.metadata["class_names"] == ["circles", "squares"]
+    assert loaded.generate([0, 0], labels=[0, 1]).shape == (2, 32, 32, 3)
