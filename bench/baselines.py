@@ -8,7 +8,7 @@ keras.io "GAN overriding Model.train_step" (the DCGAN on MNIST): see
 import keras
 from keras import layers, ops
 
-from gan_core import gradients
+from gan_core import backend
 
 KERAS_IO_DCGAN = {"latent_dim": 128, "batch_size": 64, "lr": 3e-4}
 
@@ -82,7 +82,7 @@ class KerasIoDCGAN(keras.Model):
         def d_loss_fn():
             return self.loss_fn(labels, self.discriminator(combined)), None
 
-        d_loss, _ = gradients.minimize(d_loss_fn, self.discriminator.trainable_variables, self.d_optimizer)
+        d_loss, _ = backend.minimize(d_loss_fn, self.discriminator.trainable_variables, self.d_optimizer)
 
         latents = keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
         misleading_labels = ops.zeros((batch_size, 1))
@@ -90,7 +90,7 @@ class KerasIoDCGAN(keras.Model):
         def g_loss_fn():
             return self.loss_fn(misleading_labels, self.discriminator(self.generator(latents))), None
 
-        g_loss, _ = gradients.minimize(g_loss_fn, self.generator.trainable_variables, self.g_optimizer)
+        g_loss, _ = backend.minimize(g_loss_fn, self.generator.trainable_variables, self.g_optimizer)
         self.d_loss_tracker.update_state(d_loss)
         self.g_loss_tracker.update_state(g_loss)
         return {metric.name: metric.result() for metric in self.metrics}

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from gan_core import gradients, losses
+from gan_core import backend, losses
 from gan_core.latent import resolve_latents
 from gan_core.samples import generate_images
 
@@ -74,7 +74,7 @@ class GAN(keras.Model):
             real_logits, fake_logits = logits[:batch_size], logits[batch_size:]
             return self.discriminator_loss(real_logits, fake_logits), (real_logits, fake_logits)
 
-        return gradients.minimize(loss_fn, self.discriminator.trainable_variables, self.d_optimizer)
+        return backend.minimize(loss_fn, self.discriminator.trainable_variables, self.d_optimizer)
 
     def train_generator(self, batch_size, labels=None):
         """One G step against the current D. Returns the generator loss."""
@@ -85,7 +85,7 @@ class GAN(keras.Model):
             fake_logits = self.discriminator(self._with_labels(fake_images, labels), training=True)
             return self.generator_loss(fake_logits), None
 
-        loss, _ = gradients.minimize(loss_fn, self.generator.trainable_variables, self.g_optimizer)
+        loss, _ = backend.minimize(loss_fn, self.generator.trainable_variables, self.g_optimizer)
         return loss
 
     def train_step(self, data):
@@ -105,7 +105,9 @@ class GAN(keras.Model):
     def generate(self, seeds=None, *, latents=None, labels=None) -> np.ndarray:
         """Images (uint8, NHWC) for the given seeds or latent vectors."""
         latents = resolve_latents(seeds, latents, self.latent_dim)
-        return generate_images(self.generator, latents, labels, self.num_classes)
+        return generate_images(
+            lambda inputs: self.generator.predict(inputs, batch_size=256, verbose=0), latents, labels, self.num_classes
+        )
 
     # The latent sampler's position is training state too: restore it on resume.
     def save_own_variables(self, store):

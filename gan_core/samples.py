@@ -12,8 +12,9 @@ def to_uint8(images) -> np.ndarray:
     return np.clip(np.rint((images + 1.0) * 127.5), 0, 255).astype("uint8")
 
 
-def generate_images(generator, latents, labels=None, num_classes=None, batch_size=256):
-    """Run `generator` on latents (and labels, for a conditional model) → uint8 NHWC."""
+def generate_images(generator_fn, latents, labels=None, num_classes=None):
+    """Run `generator_fn` (network inputs → images in [−1, 1]) on latents, and labels
+    for a conditional model → uint8 NHWC."""
     if num_classes:
         if labels is None:
             raise ValueError(f"This model is conditional: pass one label in 0 … {num_classes - 1} per image.")
@@ -25,8 +26,7 @@ def generate_images(generator, latents, labels=None, num_classes=None, batch_siz
         raise ValueError("This model is unconditional: it takes no labels.")
     else:
         inputs = latents
-    outputs = generator.predict(inputs, batch_size=batch_size, verbose=0)
-    return to_uint8(outputs)
+    return to_uint8(generator_fn(inputs))
 
 
 def image_grid(images: np.ndarray, columns: int | None = None, padding: int = 2, scale: int = 1) -> np.ndarray:

@@ -12,7 +12,8 @@ needs `gan_core` imported. Folders are written beside their destination and
 renamed into place, so a crash never leaves a half-written model.
 """
 
-import dataclasses
+import functools
+import hashlib
 import json
 import os
 import shutil
@@ -21,6 +22,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from gan_core import backend
 from gan_core.latent import resolve_latents
 from gan_core.samples import generate_images, preview_grid, save_png
 
@@ -36,13 +38,14 @@ class ModelFolderError(Exception):
     """A saved-model folder is missing, incomplete or unreadable."""
 
 
-@dataclasses.dataclass(frozen=True)
 class SavedGenerator:
-    """A loaded generator with the metadata from its `gan.json`."""
+    """A loaded generator with the metadata from its `gan.json`, ready to sample from."""
 
-    model: keras.Model
-    metadata: dict
-    path: Path
+    def __init__(self, model: keras.Model, metadata: dict, path: Path):
+        self.model = model
+        self.metadata = metadata
+        self.path = Path(path)
+        self._infer = backend.compile_inference(model)
 
     @property
     def latent_dim(self) -> int:
@@ -53,13 +56,33 @@ class SavedGenerator:
         return self.metadata.get("num_classes")
 
     @property
+    def class_names(self) -> list[str] | None:
+        return self.metadata.get("class_names")
+
+    @property
     def image_shape(self) -> tuple[int, int, int]:
         return tuple(self.metadata["image_shape"])
+
+    @functools.cached_property
+    def model_id(self) -> str:
+        """A short fingerprint of the weights: latents exported from one model are refused by another."""
+        return hashlib.sha256((self.path / "model.weights.h5").read_bytes()).hexdigest()[:16]
+
+    def first_layer_kernel(self) -> np.ndarray:
+        """The kernel of the first Dense layer, which sees z (for SeFa directions)."""
+        dense = next(layer for layer in self.model.layers if isinstance(layer, keras.layers.Dense))
+        return keras.ops.convert_to_numpy(dense.kernel)
+
+    def warm_up(self) -> None:
+        """Trace the compiled generator for a variable batch size, before the first user waits for it."""
+        labels = None if not self.num_classes else 0
+        for count in (1, 2):
+            self.generate(list(range(count)), labels=labels)
 
     def generate(self, seeds=None, *, latents=None, labels=None) -> np.ndarray:
         """Images (uint8, NHWC) for the given seeds or latent vectors."""
         latents = resolve_latents(seeds, latents, self.latent_dim)
-        return generate_images(self.model, latents, labels, self.num_classes)
+        return generate_images(self._infer, latents, labels, self.num_classes)
 
 
 def save(gan, folder, metadata: dict) -> Path:
