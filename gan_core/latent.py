@@ -37,3 +37,51 @@ def resolve_latents(seeds, latents, latent_dim: int) -> np.ndarray:
     if not np.all(np.isfinite(latents)):
         raise ValueError("Latents must be finite numbers (no NaN or infinity).")
     return latents
+
+
+def truncate(latents: np.ndarray, psi: float, center: np.ndarray | float = 0.0) -> np.ndarray:
+    """The truncation trick: z̄ + ψ(z − z̄). ψ < 1 trades variety for typical, cleaner images."""
+    return (center + psi * (latents - center)).astype("float32")
+
+
+def lerp(start: np.ndarray, end: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Straight-line interpolation; its midpoints cut through the low-density centre of N(0, I)."""
+    t = np.asarray(t, dtype="float64")[:, None]
+    return ((1 - t) * start + t * end).astype("float32")
+
+
+def slerp(start: np.ndarray, end: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Spherical interpolation: follows the great circle, so norms stay where Gaussian samples live."""
+    t = np.asarray(t, dtype="float64")[:, None]
+    start64, end64 = start.astype("float64"), end.astype("float64")
+    cosine = np.dot(start64, end64) / (np.linalg.norm(start64) * np.linalg.norm(end64))
+    omega = np.arccos(np.clip(cosine, -1.0, 1.0))
+    if omega < 1e-6:  # (anti)parallel endpoints: the great circle is undefined, lerp is exact enough
+        return lerp(start, end, t[:, 0])
+    path = (np.sin((1 - t) * omega) * start64 + np.sin(t * omega) * end64) / np.sin(omega)
+    path[t[:, 0] == 0], path[t[:, 0] == 1] = start64, end64
+    return path.astype("float32")
+
+
+INTERPOLATIONS = {"slerp": slerp, "lerp": lerp}
+
+
+def interpolate(start: np.ndarray, end: np.ndarray, frames: int, mode: str = "slerp") -> np.ndarray:
+    """`frames` latents from `start` to `end` inclusive, by "slerp" or "lerp"."""
+    if mode not in INTERPOLATIONS:
+        raise ValueError(f"Interpolation must be one of {', '.join(INTERPOLATIONS)}, got {mode!r}.")
+    return INTERPOLATIONS[mode](start, end, np.linspace(0.0, 1.0, frames))
+
+
+def sefa_directions(kernel: np.ndarray, latent_dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """Closed-form semantic directions (SeFa, Shen & Zhou 2021) of a generator's first layer.
+
+    The first layer maps z ↦ Az with A = Kᵀ (Keras' Dense kernel K is latent × units;
+    rows past `latent_dim` belong to a label embedding and are ignored). The unit
+    eigenvectors of AᵀA = K Kᵀ with the largest eigenvalues move the output the
+    most. Returns (directions as rows, eigenvalues), largest first.
+    """
+    weights = np.asarray(kernel, dtype="float64")[:latent_dim]
+    eigenvalues, eigenvectors = np.linalg.eigh(weights @ weights.T)
+    order = np.argsort(eigenvalues)[::-1]
+    return eigenvectors[:, order].T.astype("float32"), eigenvalues[order]

@@ -1,0 +1,71 @@
+import numpy as np
+import pytest
+
+from gan_core import latent
+
+
+def test_a_seed_is_one_vector_everywhere():
+    expected = np.random.default_rng(42).standard_normal(8).astype("float32")
+    np.testing.assert_array_equal(latent.latent_from_seed(42, 8), expected)
+    assert latent.latents_from_seeds([1, 2], 8).shape == (2, 8)
+
+
+@pytest.mark.parametrize("bad", [-1, 2**32, 1.5, "3", True])
+def test_bad_seeds(bad):
+    with pytest.raises((ValueError, TypeError)):
+        latent.latent_from_seed(bad, 8)
+
+
+def test_truncation_pulls_towards_the_centre():
+    z = np.array([[2.0, -4.0]], dtype="float32")
+    np.testing.assert_allclose(latent.truncate(z, 0.5), [[1.0, -2.0]])
+    np.testing.assert_allclose(latent.truncate(z, 0.5, center=np.array([1.0, 1.0])), [[1.5, -1.5]])
+    np.testing.assert_array_equal(latent.truncate(z, 1.0), z)
+
+
+@pytest.mark.parametrize("mode", ["lerp", "slerp"])
+def test_interpolations_start_and_end_exactly_at_the_endpoints(mode):
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal(64).astype("float32"), rng.standard_normal(64).astype("float32")
+    path = latent.interpolate(a, b, 7, mode)
+    assert path.shape == (7, 64) and path.dtype == np.float32
+    np.testing.assert_array_equal(path[0], a)
+    np.testing.assert_array_equal(path[-1], b)
+
+
+def test_slerp_keeps_the_norm_and_lerp_does_not():
+    a = np.array([1.0, 0.0], "float32")
+    b = np.array([0.0, 1.0], "float32")
+    middle_slerp = latent.interpolate(a, b, 3, "slerp")[1]
+    middle_lerp = latent.interpolate(a, b, 3, "lerp")[1]
+    assert np.linalg.norm(middle_slerp) == pytest.approx(1.0, abs=1e-6)
+    np.testing.assert_allclose(middle_slerp, [np.sqrt(0.5), np.sqrt(0.5)], atol=1e-6)
+    assert np.linalg.norm(middle_lerp) == pytest.approx(np.sqrt(0.5), abs=1e-6)
+
+
+def test_slerp_of_parallel_vectors_falls_back_to_lerp():
+    a = np.ones(4, "float32")
+    np.testing.assert_allclose(latent.interpolate(a, 2 * a, 3, "slerp")[1], 1.5 * a)
+
+
+def test_unknown_interpolation():
+    with pytest.raises(ValueError, match="slerp, lerp"):
+        latent.interpolate(np.zeros(2), np.ones(2), 3, "cubic")
+
+
+def test_sefa_directions_are_orthonormal_and_ordered_by_eigenvalue():
+    kernel = np.random.default_rng(1).standard_normal((16, 40))
+    directions, eigenvalues = latent.sefa_directions(kernel, 16)
+    assert directions.shape == (16, 16)
+    np.testing.assert_allclose(directions @ directions.T, np.eye(16), atol=1e-5)
+    assert np.all(np.diff(eigenvalues) <= 0)
+    # each direction's eigenvalue is how much the first layer stretches it: |Kᵀd|²
+    stretch = np.linalg.norm(directions.astype("float64") @ kernel, axis=1) ** 2
+    np.testing.assert_allclose(stretch, eigenvalues, rtol=1e-4)
+
+
+def test_sefa_ignores_the_label_embedding_rows():
+    kernel = np.random.default_rng(2).standard_normal((16 + 5, 40))
+    directions, _ = latent.sefa_directions(kernel, 16)
+    reference, _ = latent.sefa_directions(kernel[:16], 16)
+    np.testing.assert_allclose(np.abs(directions @ reference.T).max(axis=1), 1.0, atol=1e-5)
