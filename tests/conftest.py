@@ -1,6 +1,14 @@
+import contextlib
 import gzip
 import os
+import socket
 import struct
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -10,6 +18,7 @@ import pytest
 
 from gan_core.recipe import Recipe, build_gan
 
+REPO = Path(__file__).resolve().parents[1]
 TINY_RECIPE = Recipe(latent_dim=16, width=8, batch_size=16)
 
 
@@ -37,3 +46,57 @@ def idx_dir(tmp_path):
 def tiny_gan():
     keras.utils.set_random_seed(1)
     return build_gan(TINY_RECIPE, (28, 28, 1), seed=1)
+
+
+def save_tiny_model(folder, conditional: bool = False):
+    """A freshly initialised tiny generator, saved as a model folder (what the app loads)."""
+    from gan_core import saved_model
+
+    keras.utils.set_random_seed(3)
+    recipe = Recipe(latent_dim=16, width=8, batch_size=16, conditional=conditional)
+    gan = build_gan(recipe, (28, 28, 1), num_classes=3 if conditional else None, seed=3)
+    class_names = ["Shirt", "Bag", "Boot"] if conditional else None
+    return saved_model.save(gan, folder, {"dataset": "tiny", "class_names": class_names, "epochs": 0})
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory):
+    return save_tiny_model(tmp_path_factory.mktemp("tiny") / "model")
+
+
+@pytest.fixture(scope="session")
+def tiny_conditional_model_dir(tmp_path_factory):
+    return save_tiny_model(tmp_path_factory.mktemp("tiny-conditional") / "model", conditional=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_app(model: str, timeout: float = 120):
+    """`python app.py` on a free loopback port with GAN_MODEL=model; yields its URL."""
+    port = free_port()
+    env = {**os.environ, "GAN_MODEL": model, "TF_CPP_MIN_LOG_LEVEL": "3", "GRADIO_ANALYTICS_ENABLED": "False"}
+    url = f"http://127.0.0.1:{port}/"
+    with tempfile.TemporaryFile("w+") as log:
+        process = subprocess.Popen(
+            [sys.executable, "app.py", "--port", str(port)], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+        try:
+            deadline = time.time() + timeout
+            while True:
+                try:
+                    urllib.request.urlopen(url, timeout=2)
+                    break
+                except OSError:
+                    if process.poll() is not None or time.time() > deadline:
+                        log.seek(0)
+                        raise RuntimeError(f"app.py did not start:\n{log.read()}") from None
+                    time.sleep(0.3)
+            yield url
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
