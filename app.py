@@ -2,6 +2,7 @@
 
     python app.py                        # the bundled model in pretrained/
     python app.py --model runs/my-run    # a saved-model or train.py run folder (or GAN_MODEL=...)
+    python app.py --model hf://alice/fashion-gan[@revision]   # a model on the Hugging Face Hub
 
 Every action is a named API endpoint (see the "Use via API" link, or
 `gradio_client.Client(url).view_api()`). Latents travel as JSON, so an image
@@ -21,9 +22,10 @@ import gradio as gr
 import numpy as np
 from PIL import Image, ImageDraw
 
+from gan_core import hub
 from gan_core import latent as latents
 from gan_core.samples import image_grid
-from gan_core.saved_model import ModelFolderError, SavedGenerator, load
+from gan_core.saved_model import ModelFolderError, SavedGenerator
 
 BUNDLED_MODEL = Path(__file__).resolve().parent / "pretrained"
 LATENT_FORMAT = "gan_core.latent/1"
@@ -45,6 +47,7 @@ class Explorer:
         self.generator = generator
         self.source = source
         self.warning = warning
+        self.hub_url = hub.repo_url(hub.parse_source(source)[0]) if source.startswith(hub.HF_PREFIX) else None
         self.scale = max(1, TILE_PIXELS // generator.image_shape[0])
         self.directions, self.eigenvalues = latents.sefa_directions(
             generator.first_layer_kernel(), generator.latent_dim
@@ -216,8 +219,8 @@ class Explorer:
         return secrets.randbelow(latents.MAX_SEED + 1)
 
     def model_info(self) -> dict:
-        return {"source": self.source, "model_id": self.generator.model_id, "warning": self.warning,
-                **self.generator.metadata}  # fmt: skip
+        return {"source": self.source, "hub_url": self.hub_url, "model_id": self.generator.model_id,
+                "warning": self.warning, **self.generator.metadata}  # fmt: skip
 
     def _write_gif(self, tiles: np.ndarray) -> str:
         frames = [Image.fromarray(self._picture(tile)) for tile in tiles]
@@ -232,7 +235,8 @@ class Explorer:
         height, width, channels = self.generator.image_shape
         training = meta.get("training", {})
         lines = [
-            f"**Model** `{self.source}` (id `{self.generator.model_id}`)",
+            f"**Model** `{self.source}` (id `{self.generator.model_id}`)"
+            + (f" · [on the Hugging Face Hub]({self.hub_url})" if self.hub_url else ""),
             f"**Data set** {meta.get('dataset', 'unknown')}: {height}×{width}, {'grey' if channels == 1 else 'RGB'}",
             f"**Latent** {self.generator.latent_dim} dimensions, "
             + (
@@ -250,15 +254,16 @@ class Explorer:
 
 
 def load_explorer(source: str | None) -> Explorer:
-    """An explorer over `source`, or over the bundled model with a warning when `source` fails."""
+    """An explorer over `source` (a folder or `hf://owner/name[@revision]`), or over the bundled
+    model with a warning when `source` fails."""
     warning = None
     if source:
         try:
-            return Explorer(load(source), source)
-        except (ModelFolderError, OSError, ValueError) as error:
+            return Explorer(hub.load(source), source)
+        except (hub.HubError, ModelFolderError, OSError, ValueError) as error:
             warning = f"Could not load the model {source!r}: {error} Showing the bundled model instead."
             print(f"app.py: warning: {warning}", file=sys.stderr)
-    return Explorer(load(BUNDLED_MODEL), "bundled: pretrained/", warning)
+    return Explorer(hub.load(BUNDLED_MODEL), "bundled: pretrained/", warning)
 
 
 def build_demo(explorer: Explorer) -> gr.Blocks:
@@ -389,7 +394,7 @@ def main(argv=None) -> None:
     parser.add_argument(
         "--model",
         default=os.environ.get("GAN_MODEL"),
-        help="saved-model or run folder to explore (default: $GAN_MODEL, else the bundled model)",
+        help="saved-model or run folder, or hf://owner/name[@revision] (default: $GAN_MODEL, else the bundled model)",
     )
     parser.add_argument("--host", help="address to listen on (default: 127.0.0.1; 0.0.0.0 on Hugging Face Spaces)")
     parser.add_argument("--port", type=int, help="port (default: 7860, or the next free one)")

@@ -23,7 +23,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras
 
-from gan_core import saved_model
+from gan_core import hub, saved_model
 from gan_core.callbacks import EpochTimer, SampleGrid
 from gan_core.data import DATASETS, DataError, load_data, make_dataset
 from gan_core.latent import MAX_SEED
@@ -144,6 +144,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="continue the run in --out: an interrupted one, or a finished one up to a larger --epochs",
     )
+
+    publish = parser.add_argument_group("hugging face hub (token from HF_TOKEN or `hf auth login`)")
+    publish.add_argument("--push-to-hub", metavar="REPO_ID", help="after training, publish the model to owner/name")
+    publish.add_argument("--hub-private", action="store_true", help="create the Hub repository as private")
+    publish.add_argument("--hub-revision", metavar="BRANCH", help="branch to push to (default: main)")
     return parser
 
 
@@ -293,15 +298,31 @@ def main(argv=None) -> int:
     if args.out is None:
         args.out = Path("runs") / f"{args.dataset or 'fashion-mnist'}-{time.strftime('%Y%m%d-%H%M%S')}"
     try:
+        if (args.hub_private or args.hub_revision) and not args.push_to_hub:
+            raise UsageError("--hub-private and --hub-revision need --push-to-hub REPO_ID.")
+        if args.push_to_hub:
+            hub.check_can_push(args.push_to_hub)
         flags, mode = plan(args)
         model_dir = train(flags, mode, args.out, allow_download=not args.no_download)
-    except (UsageError, DataError, saved_model.ModelFolderError) as error:
+    except (UsageError, DataError, saved_model.ModelFolderError, hub.HubError) as error:
         print(f"train.py: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"\nInterrupted. Resume with: python train.py --out {args.out}", file=sys.stderr)
         return 130
     print(f"Saved the model to {model_dir}")
+    return publish(model_dir, args) if args.push_to_hub else 0
+
+
+def publish(model_dir: Path, args) -> int:
+    """Push the finished model; on failure keep it and say how to retry."""
+    try:
+        commit = hub.push(model_dir, args.push_to_hub, private=args.hub_private, revision=args.hub_revision)
+    except hub.HubError as error:
+        retry = hub.push_command(model_dir, args.push_to_hub, args.hub_private, args.hub_revision)
+        print(f"train.py: error: {error}\nThe model is saved in {model_dir}. Retry with: {retry}", file=sys.stderr)
+        return 1
+    print(f"Published to {hub.repo_url(args.push_to_hub)} (commit {commit.oid})")
     return 0
 
 

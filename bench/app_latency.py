@@ -89,7 +89,7 @@ def main():
     parser.add_argument("--calls", type=int, default=100, help="calls per endpoint")
     args = parser.parse_args()
 
-    explorer = app.Explorer(app.load(args.model), args.model)
+    explorer = app.Explorer(app.hub.load(args.model), args.model)
     one_latent = explorer.sample(1, 1, 1.0, None)[1]
     cases = {  # name: (handler, API endpoint, arguments, batch the generator runs)
         "sample 1 image": ("sample", "/sample", (1, 1, 1.0, None, 1), 1),

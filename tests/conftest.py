@@ -76,10 +76,10 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_app(model: str, timeout: float = 120):
-    """`python app.py` on a free loopback port with GAN_MODEL=model; yields its URL."""
+def running_app(model: str, env: dict | None = None, timeout: float = 120):
+    """`python app.py` on a free loopback port with GAN_MODEL=model (in `env`, default: ours); yields its URL."""
     port = free_port()
-    env = {**os.environ, "GAN_MODEL": model, "TF_CPP_MIN_LOG_LEVEL": "3", "GRADIO_ANALYTICS_ENABLED": "False"}
+    env = {**(env or os.environ), "GAN_MODEL": model, "TF_CPP_MIN_LOG_LEVEL": "3", "GRADIO_ANALYTICS_ENABLED": "False"}
     url = f"http://127.0.0.1:{port}/"
     with tempfile.TemporaryFile("w+") as log:
         process = subprocess.Popen(
