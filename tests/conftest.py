@@ -20,6 +20,7 @@ from gan_core.recipe import Recipe, build_gan
 
 REPO = Path(__file__).resolve().parents[1]
 TINY_RECIPE = Recipe(latent_dim=16, width=8, batch_size=16)
+TINY_TRAIN_FLAGS = ["--width", "8", "--latent-dim", "16", "--batch-size", "16", "--no-download"]
 
 
 def write_idx(path, array: np.ndarray, truncate_by: int = 0) -> None:

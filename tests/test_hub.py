@@ -11,7 +11,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import REPO, running_app, save_tiny_model
+from conftest import REPO, TINY_TRAIN_FLAGS, running_app
 from gradio_client import Client
 from hub_server import ALICE_TOKEN, BOB_TOKEN
 from hub_server import fake_hub as fake_hub  # the fixture; "as" marks it used
@@ -42,13 +42,19 @@ def folder_digest(folder):
 
 
 @pytest.fixture(scope="module")
-def first_model(tmp_path_factory):
-    return save_tiny_model(tmp_path_factory.mktemp("first") / "model")
+def first_model(tiny_model_dir):
+    return tiny_model_dir
 
 
 @pytest.fixture(scope="module")
-def second_model(tmp_path_factory):
-    return save_tiny_model(tmp_path_factory.mktemp("second") / "model", conditional=True)
+def second_model(tiny_conditional_model_dir):
+    return tiny_conditional_model_dir
+
+
+def train_args(idx_dir, run_dir):
+    """A one-epoch train.py run on the tiny data set."""
+    return ["train.py", "--data-dir", idx_dir, "--out", run_dir, "--epochs", "1", "--steps-per-epoch", "2",
+            *TINY_TRAIN_FLAGS]  # fmt: skip
 
 
 def test_push_then_pull_in_a_fresh_cache_gives_identical_images(fake_hub, first_model, tmp_path):
@@ -184,8 +190,7 @@ def test_loading_a_bad_source_is_explained(fake_hub, first_model, tmp_path, sour
 
 
 def test_train_py_checks_the_hub_before_training(fake_hub, idx_dir, tmp_path):
-    args = ["train.py", "--data-dir", idx_dir, "--out", tmp_path / "run", "--epochs", "1", "--steps-per-epoch", "2",
-            "--width", "8", "--latent-dim", "16", "--batch-size", "16", "--no-download"]  # fmt: skip
+    args = train_args(idx_dir, tmp_path / "run")
     no_token = run(fake_hub.client_env(tmp_path / "h", None), *args, "--push-to-hub", "alice/gan")
     assert no_token.returncode == 2 and "No Hugging Face token" in no_token.stderr
     bad_id = run(fake_hub.client_env(tmp_path / "h"), *args, "--push-to-hub", "alice/bad id")
@@ -208,8 +213,7 @@ def test_train_py_checks_the_hub_before_training(fake_hub, idx_dir, tmp_path):
 
 
 def test_train_py_pushes_when_done(fake_hub, idx_dir, tmp_path):
-    args = ["train.py", "--data-dir", idx_dir, "--out", tmp_path / "run", "--epochs", "1", "--steps-per-epoch", "2",
-            "--width", "8", "--latent-dim", "16", "--batch-size", "16", "--no-download"]  # fmt: skip
+    args = train_args(idx_dir, tmp_path / "run")
     result = run(fake_hub.client_env(tmp_path / "h"), *args, "--push-to-hub", "alice/trained", "--hub-revision", "v1")
     assert result.returncode == 0, result.stderr
     assert f"Published to {fake_hub.endpoint}/alice/trained" in result.stdout

@@ -5,16 +5,13 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import REPO, TINY_TRAIN_FLAGS
 
 import gan_core
 import train
-
-REPO = Path(__file__).resolve().parents[1]
-TINY = ["--width", "8", "--latent-dim", "16", "--batch-size", "16", "--no-download"]
 
 
 def run_train(*args, timeout=300):
@@ -87,7 +84,7 @@ def test_help_explains_every_flag(capsys):
 
 def test_train_end_to_end_then_extend(idx_dir, tmp_path):
     run_dir = tmp_path / "run"
-    args = ["--data-dir", idx_dir, "--epochs", "2", "--steps-per-epoch", "3", "--out", run_dir, *TINY]
+    args = ["--data-dir", idx_dir, "--epochs", "2", "--steps-per-epoch", "3", "--out", run_dir, *TINY_TRAIN_FLAGS]
     result = run_train(*args)
     assert result.returncode == 0, result.stderr
     assert f"Saved the model to {run_dir / 'model'}" in result.stdout
@@ -132,7 +129,7 @@ def start_and_stop_at_epoch(args, run_dir, epoch, signal_number):
 
 def test_interrupted_and_killed_run_resumes_from_last_finished_epoch(idx_dir, tmp_path):
     run_dir = tmp_path / "run"
-    args = ["--data-dir", idx_dir, "--epochs", "8", "--steps-per-epoch", "40", "--out", run_dir, *TINY]
+    args = ["--data-dir", idx_dir, "--epochs", "8", "--steps-per-epoch", "40", "--out", run_dir, *TINY_TRAIN_FLAGS]
 
     code, stderr, done = start_and_stop_at_epoch(args, run_dir, 1, signal.SIGINT)
     assert code == 130 and f"Interrupted. Resume with: python train.py --out {run_dir}" in stderr
@@ -162,8 +159,8 @@ def test_conditional_training_on_an_image_folder(tmp_path):
                 tmp_path / "pictures" / name / f"{i}.png"
             )
     run_dir = tmp_path / "run"
-    result = run_train("--dataset", "folder", "--data-dir", tmp_path / "pictures", "--image-size", "32",
-                       "--conditional", "--epochs", "1", "--steps-per-epoch", "2", "--out", run_dir, *TINY)  # fmt: skip
+    folder_flags = ["--dataset", "folder", "--data-dir", tmp_path / "pictures", "--image-size", "32", "--conditional"]
+    result = run_train(*folder_flags, "--epochs", "1", "--steps-per-epoch", "2", "--out", run_dir, *TINY_TRAIN_FLAGS)
     assert result.returncode == 0, result.stderr
     loaded = gan_core.load(run_dir)
     assert loaded.image_shape == (32, 32, 3) and loaded.num_classes == 2
