@@ -37,6 +37,7 @@ NUM_DIRECTIONS = 8
 TILE_PIXELS = 112  # tiles are upscaled (nearest neighbour) to about this size
 CAPTION_PIXELS = 14
 KEPT_GIFS = 32
+MAX_LATENT_JSON = 100_000  # characters; a 512-d latent takes about 12,000
 
 
 class Explorer:
@@ -112,6 +113,8 @@ class Explorer:
         )
 
     def parse_latent(self, text, name: str = "Latent") -> tuple[np.ndarray, int | None]:
+        if isinstance(text, str) and len(text) > MAX_LATENT_JSON:
+            raise gr.Error(f"{name}: the latent JSON is too long ({len(text)} characters, at most {MAX_LATENT_JSON}).")
         try:
             data = json.loads(text)
         except (TypeError, json.JSONDecodeError) as error:

@@ -134,6 +134,7 @@ def test_random_seed_is_in_range():
         (lambda e: e.render_latent("{oops"), "not valid latent JSON"),
         (lambda e: e.render_latent(None), "not valid latent JSON"),
         (lambda e: e.render_latent('{"format": "something else"}'), "not a latent exported by this app"),
+        (lambda e: e.render_latent("[" + "0, " * 60_000 + "0]"), "the latent JSON is too long"),
     ],
 )
 def test_bad_input_raises_a_clear_gr_error(explorer, call, message):

@@ -90,6 +90,41 @@ def test_missing_data_error_lists_every_place_and_both_fixes(tmp_path, monkeypat
     assert "apt-get install dataset-fashion-mnist" in message and "--data-dir" in message
 
 
+class FakeKerasDataset:
+    """Stands in for `keras.datasets.fashion_mnist`: tests never download."""
+
+    def __init__(self, error=None):
+        self.error = error
+
+    def load_data(self):
+        if self.error:
+            raise self.error
+        images, labels = np.zeros((5, 28, 28), "uint8"), np.arange(5, dtype="uint8")
+        return (images, labels), (images[:2], labels[:2])
+
+
+@pytest.fixture
+def nowhere(tmp_path, monkeypatch):
+    """No IDX files in any of the folders searched."""
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    monkeypatch.delenv("GAN_DATA_DIR", raising=False)
+    monkeypatch.setattr(data, "SYSTEM_DATA_DIR", tmp_path / "system")
+
+
+def test_keras_download_is_the_last_resort(nowhere, monkeypatch):
+    monkeypatch.setitem(data.IDX_DATASETS, "fashion-mnist", (data.FASHION_MNIST_CLASSES, FakeKerasDataset()))
+    loaded = data.load_idx_dataset("fashion-mnist")
+    assert loaded.source == "keras download" and loaded.images.shape == (5, 28, 28, 1)
+    assert len(data.load_idx_dataset("fashion-mnist", split="test").images) == 2
+
+
+def test_a_failed_download_is_listed_with_its_reason(nowhere, monkeypatch):
+    failing = FakeKerasDataset(OSError("network is unreachable"))
+    monkeypatch.setitem(data.IDX_DATASETS, "fashion-mnist", (data.FASHION_MNIST_CLASSES, failing))
+    with pytest.raises(DataError, match=r"Keras download \(OSError: network is unreachable\)"):
+        data.load_idx_dataset("fashion-mnist")
+
+
 def test_unknown_data_set_name():
     with pytest.raises(DataError, match=r"Unknown data set 'cifar'.*fashion-mnist, mnist, folder"):
         data.load_data("cifar")
