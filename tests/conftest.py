@@ -38,8 +38,9 @@ def idx_dir(tmp_path):
     folder.mkdir()
     labels = np.arange(64, dtype="uint8") % 10
     images = np.repeat(labels[:, None, None] * 25, 28 * 28).reshape(64, 28, 28)
-    write_idx(folder / "train-images-idx3-ubyte.gz", images)
-    write_idx(folder / "train-labels-idx1-ubyte.gz", labels)
+    for split in ("train", "t10k"):
+        write_idx(folder / f"{split}-images-idx3-ubyte.gz", images)
+        write_idx(folder / f"{split}-labels-idx1-ubyte.gz", labels)
     return folder
 
 
