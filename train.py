@@ -23,9 +23,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras
 
-from gan_core import hub, saved_model
-from gan_core.callbacks import EpochTimer, SampleGrid
-from gan_core.data import DATASETS, DataError, load_data, make_dataset
+from gan_core import hub, metrics, saved_model
+from gan_core.callbacks import EpochTimer, FrechetDistance, SampleGrid
+from gan_core.data import DATASETS, DataError, load_data, load_idx_dataset, make_dataset
 from gan_core.latent import MAX_SEED
 from gan_core.losses import LOSSES
 from gan_core.networks import IMAGE_SIZES
@@ -34,6 +34,8 @@ from gan_core.recipe import Recipe, build_gan
 RUN_JSON = "run.json"
 HISTORY_CSV = "history.csv"
 BACKUP_DIR = "backup"
+BEST_DIR = "best"
+DEFAULT_FD_EVERY = 5
 # Flags that define a run: resuming with a different value would train a different model.
 RUN_FLAGS = (
     "dataset",
@@ -138,6 +140,19 @@ def build_parser() -> argparse.ArgumentParser:
         type=_bounded(int, "--steps-per-epoch", 1),
         help="training steps per epoch, for short runs (default: one pass over the data)",
     )
+    run.add_argument(
+        "--fd-every",
+        type=_bounded(int, "--fd-every", 0),
+        help=f"compute FD every N epochs, log it to history.csv and keep the best model in best/ "
+        f"(default: {DEFAULT_FD_EVERY} on fashion-mnist; 0 turns it off)",
+    )
+    run.add_argument(
+        "--fd-samples",
+        type=_bounded(int, "--fd-samples", 2),
+        default=2000,
+        help="generated images per FD (default: 2000)",
+    )
+    run.add_argument("--tensorboard", action="store_true", help="also log to <out>/tensorboard for TensorBoard")
     run.add_argument("--out", type=Path, help="run folder (default: runs/<dataset>-<date>-<time>)")
     run.add_argument(
         "--resume",
@@ -241,10 +256,34 @@ def training_summary(out: Path, steps_per_epoch: int, batch_size: int) -> dict:
     }
 
 
-def train(flags: dict, mode: str, out: Path, allow_download: bool) -> Path:
+def quality_callbacks(args, flags: dict, out: Path, model_metadata) -> list[keras.callbacks.Callback]:
+    """FD every --fd-every epochs (keeping the best model in best/), and TensorBoard with --tensorboard."""
+    callbacks = []
+    if args.fd_every:
+        classifier = metrics.load_classifier()
+        test = load_idx_dataset(flags["dataset"], flags["data_dir"], "test", allow_download=not args.no_download)
+        real_features, _ = metrics.embed(classifier, test.images)
+        best_dir = out / BEST_DIR
+        best = (
+            saved_model.read_metadata(best_dir)["quality"]["fd"] if (best_dir / saved_model.GAN_JSON).exists() else None
+        )
+
+        def save_best(gan, epoch, fd):
+            quality = {"fd": round(fd, 4), "fd_samples": args.fd_samples}
+            saved_model.save(gan, best_dir, {**model_metadata(epoch + 1), "quality": quality})
+
+        best = float("inf") if best is None else best
+        callbacks.append(FrechetDistance(classifier, real_features, args.fd_every, args.fd_samples, best, save_best))
+    if args.tensorboard:
+        callbacks.append(keras.callbacks.TensorBoard(out / "tensorboard"))
+    return callbacks
+
+
+def train(flags: dict, mode: str, args) -> Path:
+    out = args.out
     recipe = Recipe(**{field.name: flags[field.name] for field in dataclasses.fields(Recipe)})
     data = load_data(
-        flags["dataset"], flags["data_dir"], flags["image_size"], flags["channels"], allow_download=allow_download
+        flags["dataset"], flags["data_dir"], flags["image_size"], flags["channels"], allow_download=not args.no_download
     )
     print(f"Data: {len(data.images)} images of {data.image_shape} from {data.source}")
     steps_per_epoch = flags["steps_per_epoch"] or len(data.images) // recipe.batch_size
@@ -262,6 +301,16 @@ def train(flags: dict, mode: str, out: Path, allow_download: bool) -> Path:
             print(f"Resuming the interrupted run in {out} after epoch {initial_epoch} of {recipe.epochs}")
         drop_history_after(out, initial_epoch)
 
+    def model_metadata(epochs: int) -> dict:
+        return {
+            "dataset": data.name,
+            "class_names": list(data.class_names) if data.class_names else None,
+            "epochs": epochs,
+            "seed": flags["seed"],
+            "recipe": dataclasses.asdict(recipe),
+            "versions": {"keras": keras.__version__, "backend": keras.backend.backend()},
+        }
+
     out.mkdir(parents=True, exist_ok=True)
     (out / RUN_JSON).write_text(json.dumps(flags, indent=2) + "\n")
     print(f"Run folder: {out}  (after an interruption, resume with: python train.py --out {out})")
@@ -274,20 +323,13 @@ def train(flags: dict, mode: str, out: Path, allow_download: bool) -> Path:
         callbacks=[
             EpochTimer(recipe.batch_size),
             SampleGrid(out / "samples"),
+            *quality_callbacks(args, flags, out, model_metadata),
             keras.callbacks.CSVLogger(out / HISTORY_CSV, append=True),
             # Last, so a crash after it leaves at most a history row that resuming drops.
             keras.callbacks.BackupAndRestore(out / BACKUP_DIR, double_checkpoint=True, delete_checkpoint=False),
         ],
     )
-    metadata = {
-        "dataset": data.name,
-        "class_names": list(data.class_names) if data.class_names else None,
-        "epochs": recipe.epochs,
-        "seed": flags["seed"],
-        "recipe": dataclasses.asdict(recipe),
-        "training": training_summary(out, steps_per_epoch, recipe.batch_size),
-        "versions": {"keras": keras.__version__, "backend": keras.backend.backend()},
-    }
+    metadata = {**model_metadata(recipe.epochs), "training": training_summary(out, steps_per_epoch, recipe.batch_size)}
     model_dir = saved_model.save(gan, out / saved_model.RUN_MODEL_DIR, metadata)
     shutil.rmtree(out / BACKUP_DIR, ignore_errors=True)
     return model_dir
@@ -303,7 +345,11 @@ def main(argv=None) -> int:
         if args.push_to_hub:
             hub.check_can_push(args.push_to_hub)
         flags, mode = plan(args)
-        model_dir = train(flags, mode, args.out, allow_download=not args.no_download)
+        if args.fd_every is None:
+            args.fd_every = DEFAULT_FD_EVERY if flags["dataset"] == "fashion-mnist" else 0
+        elif args.fd_every and flags["dataset"] != "fashion-mnist":
+            raise UsageError("--fd-every needs --dataset fashion-mnist: the FD classifier knows Fashion-MNIST only.")
+        model_dir = train(flags, mode, args)
     except (UsageError, DataError, saved_model.ModelFolderError, hub.HubError) as error:
         print(f"train.py: error: {error}", file=sys.stderr)
         return 2

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import keras
 
+from gan_core import metrics
 from gan_core.samples import preview_grid, save_png
 
 
@@ -46,3 +47,35 @@ class EpochTimer(keras.callbacks.Callback):
         seconds = time.perf_counter() - self._start
         logs["seconds"] = seconds
         logs["images_per_second"] = self._steps * self.batch_size / seconds
+
+
+class FrechetDistance(keras.callbacks.Callback):
+    """Every `every` epochs, the FD of `samples` generated images to the real test set, logged as `fd`.
+
+    Epochs in between log NaN, so `CSVLogger` keeps one column. When FD improves on
+    `best` (the best so far, also across an interrupted run), `on_improvement(gan, epoch, fd)`
+    is called — `train.py` saves the model as the best one there.
+    """
+
+    def __init__(self, classifier, real_features, every: int, samples: int = 2000, best=float("inf"),
+                 on_improvement=None):  # fmt: skip
+        super().__init__()
+        self.classifier = classifier
+        self.real_features = real_features
+        self.every = every
+        self.samples = samples
+        self.best = best
+        self.on_improvement = on_improvement
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every:
+            logs["fd"] = float("nan")
+            return
+        seeds = list(range(self.samples))
+        labels = [seed % self.model.num_classes for seed in seeds] if self.model.num_classes else None
+        fake_features, _ = metrics.embed(self.classifier, self.model.generate(seeds, labels=labels))
+        logs["fd"] = metrics.frechet_distance(self.real_features, fake_features)
+        if logs["fd"] < self.best:
+            self.best = logs["fd"]
+            if self.on_improvement:
+                self.on_improvement(self.model, epoch, logs["fd"])

@@ -166,3 +166,22 @@ def test_conditional_training_on_an_image_folder(tmp_path):
     assert loaded.image_shape == (32, 32, 3) and loaded.num_classes == 2
     assert loaded.metadata["class_names"] == ["circles", "squares"]
     assert loaded.generate([0, 0], labels=[0, 1]).shape == (2, 32, 32, 3)
+
+
+def test_fd_is_logged_and_the_best_model_kept(idx_dir, tmp_path):
+    run_dir = tmp_path / "run"
+    args = ["--data-dir", idx_dir, "--epochs", "3", "--steps-per-epoch", "2", "--out", run_dir, *TINY_TRAIN_FLAGS]
+    result = run_train(*args, "--fd-every", "1", "--fd-samples", "40", "--tensorboard")
+    assert result.returncode == 0, result.stderr
+    with (run_dir / "history.csv").open() as file:
+        fds = [float(row["fd"]) for row in csv.DictReader(file)]
+    assert len(fds) == 3 and all(np.isfinite(fds))
+    best = gan_core.load(run_dir / "best").metadata
+    assert best["quality"] == {"fd": round(min(fds), 4), "fd_samples": 40}
+    assert best["epochs"] == 1 + fds.index(min(fds))
+    assert any((run_dir / "tensorboard").rglob("events.out.tfevents.*"))
+
+
+def test_fd_needs_fashion_mnist(tmp_path, capsys):
+    assert train.main(["--dataset", "mnist", "--fd-every", "2", "--out", str(tmp_path / "run")]) == 2
+    assert "--fd-every needs --dataset fashion-mnist" in capsys.readouterr().err
