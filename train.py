@@ -124,6 +124,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     recipe.add_argument("--loss", choices=LOSSES, help=f"GAN loss (default: {default.loss})")
     recipe.add_argument(
+        "--r1-gamma",
+        type=_bounded(float, "--r1-gamma", 1e-6, 1e4),
+        help="weight γ of an R1 gradient penalty on real images, applied lazily every 16 D steps (default: none)",
+    )
+    recipe.add_argument(
+        "--ema",
+        type=_bounded(float, "--ema", 0.5, 0.99999),
+        help="decay of an exponential moving average of the generator's weights, used for sampling and "
+        "saving, e.g. 0.999 (default: none)",
+    )
+    recipe.add_argument(
         "--conditional",
         action=argparse.BooleanOptionalAction,
         help="condition both networks on the class label (needs a labelled data set)",
@@ -174,9 +185,9 @@ def resolve_flags(args, saved: dict | None) -> dict:
     for name in (*RUN_FLAGS, "epochs"):
         given = getattr(args, name)
         given = str(given) if isinstance(given, Path) else given
-        if saved is not None and given is not None and name != "epochs" and given != saved[name]:
+        if saved is not None and given is not None and name != "epochs" and given != saved.get(name):
             raise UsageError(
-                f"{args.out} was started with --{name.replace('_', '-')} {saved[name]}, not {given}; "
+                f"{args.out} was started with --{name.replace('_', '-')} {saved.get(name)}, not {given}; "
                 "repeat the original flags (or leave them out), or choose another --out."
             )
         flags[name] = given if given is not None else (saved or defaults).get(name, defaults.get(name))

@@ -27,3 +27,12 @@ def compile_inference(model):
     batches an interactive app asks for.
     """
     return tf.function(lambda inputs: model(inputs, training=False), reduce_retracing=True)
+
+
+def input_gradients(fn, inputs):
+    """∂ sum(fn(inputs)) / ∂ inputs, recorded so that a loss built from it can itself be differentiated
+    (gradient penalties: WGAN-GP, R1)."""
+    with tf.GradientTape() as tape:
+        tape.watch(inputs)
+        outputs = fn(inputs)
+    return tape.gradient(outputs, inputs)

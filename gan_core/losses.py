@@ -42,9 +42,23 @@ def minimax_generator_loss(fake_logits):
     return -ops.mean(ops.softplus(fake_logits))
 
 
+def hinge_discriminator_loss(real_logits, fake_logits):
+    """The hinge loss of geometric GANs / SAGAN: D is only pushed while inside the margin.
+
+    L_D = E[max(0, 1 − D(x))] + E[max(0, 1 + D(G(z)))]
+    """
+    return ops.mean(ops.relu(1.0 - real_logits)) + ops.mean(ops.relu(1.0 + fake_logits))
+
+
+def hinge_generator_loss(fake_logits):
+    """L_G = −E[D(G(z))], the generator's side of the hinge objective."""
+    return -ops.mean(fake_logits)
+
+
 LOSSES = {
     "nonsaturating": (discriminator_loss, nonsaturating_generator_loss),
     "minimax": (discriminator_loss, minimax_generator_loss),
+    "hinge": (hinge_discriminator_loss, hinge_generator_loss),
 }
 
 

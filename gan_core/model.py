@@ -21,15 +21,24 @@ class GAN(keras.Model):
 
     With `num_classes`, both networks take the image's label as a second input
     and the data must yield `(images, labels)`.
+
+    With `ema_decay`, a copy of the generator follows an exponential moving
+    average of its weights after every generator step; that smoother copy is
+    the one used for sampling and saving (`sampling_generator`).
     """
 
-    def __init__(self, generator, discriminator, latent_dim, num_classes=None, seed=None, **kwargs):
+    def __init__(self, generator, discriminator, latent_dim, num_classes=None, seed=None, ema_decay=None, **kwargs):
         super().__init__(**kwargs)
         self.generator = generator
         self.discriminator = discriminator
         self.latent_dim = latent_dim
         self.num_classes = num_classes
         self.seed = seed
+        self.ema_decay = ema_decay
+        if ema_decay is not None:
+            self.ema_generator = keras.models.clone_model(generator)
+            self.ema_generator.set_weights(generator.get_weights())
+            self.ema_generator.trainable = False
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
@@ -37,12 +46,15 @@ class GAN(keras.Model):
         self.d_fake_tracker = keras.metrics.Mean(name="d_fake")
         self.built = True
 
-    def compile(self, g_optimizer, d_optimizer, loss="nonsaturating", **kwargs):
-        """Set one optimizer per network and the GAN loss (see `gan_core.losses`)."""
+    def compile(self, g_optimizer, d_optimizer, loss="nonsaturating", r1_gamma=None, r1_every=16, **kwargs):
+        """Set one optimizer per network, the GAN loss (see `gan_core.losses`) and, with
+        `r1_gamma`, an R1 penalty on real images applied every `r1_every` D steps."""
         super().compile(optimizer=None, **kwargs)
         self.g_optimizer = keras.optimizers.get(g_optimizer)
         self.d_optimizer = keras.optimizers.get(d_optimizer)
         self.gan_loss = loss
+        self.r1_gamma = r1_gamma
+        self.r1_every = r1_every
         self.discriminator_loss, self.generator_loss = losses.get(loss)
         # Optimizer slots must exist before a checkpoint can be restored into them.
         self.g_optimizer.build(self.generator.trainable_variables)
@@ -72,9 +84,27 @@ class GAN(keras.Model):
         def loss_fn():
             logits = self.discriminator(self._with_labels(images, both_labels), training=True)
             real_logits, fake_logits = logits[:batch_size], logits[batch_size:]
-            return self.discriminator_loss(real_logits, fake_logits), (real_logits, fake_logits)
+            loss = self.discriminator_loss(real_logits, fake_logits)
+            if self.r1_gamma:
+                loss = loss + self._lazy_r1_penalty(real_images, labels)
+            return loss, (real_logits, fake_logits)
 
         return backend.minimize(loss_fn, self.discriminator.trainable_variables, self.d_optimizer)
+
+    def r1_penalty(self, real_images, labels=None):
+        """R1 (Mescheder et al., 2018): (γ/2)·E[‖∇ₓ D(x)‖²] on real images keeps D smooth where the data is."""
+        gradients = backend.input_gradients(
+            lambda x: self.discriminator(self._with_labels(x, labels), training=True), real_images
+        )
+        return 0.5 * self.r1_gamma * ops.mean(ops.sum(ops.square(gradients), axis=[1, 2, 3]))
+
+    def _lazy_r1_penalty(self, real_images, labels):
+        """The R1 penalty every `r1_every` D steps, scaled by `r1_every` (lazy regularisation, StyleGAN2)."""
+        return ops.cond(
+            ops.equal(self.d_optimizer.iterations % self.r1_every, 0),
+            lambda: self.r1_every * self.r1_penalty(real_images, labels),
+            lambda: ops.zeros(()),
+        )
 
     def train_generator(self, batch_size, labels=None):
         """One G step against the current D. Returns the generator loss."""
@@ -93,20 +123,39 @@ class GAN(keras.Model):
         d_loss, (real_logits, fake_logits) = self.train_discriminator(real_images, labels)
         g_loss = self.train_generator(ops.shape(real_images)[0], labels)
 
+        if self.ema_decay is not None:
+            self.update_ema()
+
         self.d_loss_tracker.update_state(d_loss)
         self.g_loss_tracker.update_state(g_loss)
         self.d_real_tracker.update_state(ops.mean(ops.sigmoid(real_logits)))
         self.d_fake_tracker.update_state(ops.mean(ops.sigmoid(fake_logits)))
         return {metric.name: metric.result() for metric in self.metrics}
 
+    def update_ema(self):
+        """EMA weights ← d·EMA + (1 − d)·current; batch-norm statistics are copied as they are."""
+        for average, current in zip(self.ema_generator.weights, self.generator.weights, strict=True):
+            if current.trainable:
+                average.assign(self.ema_decay * average + (1.0 - self.ema_decay) * current)
+            else:
+                average.assign(current)
+
+    @property
+    def sampling_generator(self):
+        """The generator to sample from and to publish: the EMA copy when there is one."""
+        return self.ema_generator if self.ema_decay is not None else self.generator
+
     def call(self, inputs, training=False):
-        return self.generator(inputs, training=training)
+        return self.sampling_generator(inputs, training=training)
 
     def generate(self, seeds=None, *, latents=None, labels=None) -> np.ndarray:
-        """Images (uint8, NHWC) for the given seeds or latent vectors."""
+        """Images (uint8, NHWC) for the given seeds or latent vectors, from `sampling_generator`."""
         latents = resolve_latents(seeds, latents, self.latent_dim)
         return generate_images(
-            lambda inputs: self.generator.predict(inputs, batch_size=256, verbose=0), latents, labels, self.num_classes
+            lambda inputs: self.sampling_generator.predict(inputs, batch_size=256, verbose=0),
+            latents,
+            labels,
+            self.num_classes,
         )
 
     # The latent sampler's position is training state too: restore it on resume.
@@ -126,6 +175,7 @@ class GAN(keras.Model):
             "latent_dim": self.latent_dim,
             "num_classes": self.num_classes,
             "seed": self.seed,
+            "ema_decay": self.ema_decay,
         }
 
     @classmethod
@@ -142,6 +192,8 @@ class GAN(keras.Model):
             "g_optimizer": keras.saving.serialize_keras_object(self.g_optimizer),
             "d_optimizer": keras.saving.serialize_keras_object(self.d_optimizer),
             "loss": self.gan_loss,
+            "r1_gamma": self.r1_gamma,
+            "r1_every": self.r1_every,
         }
 
     def compile_from_config(self, config):
@@ -149,4 +201,6 @@ class GAN(keras.Model):
             g_optimizer=keras.saving.deserialize_keras_object(config["g_optimizer"]),
             d_optimizer=keras.saving.deserialize_keras_object(config["d_optimizer"]),
             loss=config["loss"],
+            r1_gamma=config.get("r1_gamma"),
+            r1_every=config.get("r1_every", 16),
         )

@@ -23,6 +23,8 @@ class Recipe:
     beta_1: float = 0.5
     loss: str = "nonsaturating"
     conditional: bool = False
+    ema: float | None = None
+    r1_gamma: float | None = None
     epochs: int = 20
 
 
@@ -43,11 +45,13 @@ def build_gan(
         latent_dim=recipe.latent_dim,
         num_classes=num_classes,
         seed=seed,
+        ema_decay=recipe.ema,
     )
     gan.compile(
         g_optimizer=keras.optimizers.Adam(recipe.lr, beta_1=recipe.beta_1),
         d_optimizer=keras.optimizers.Adam(recipe.lr, beta_1=recipe.beta_1),
         loss=recipe.loss,
+        r1_gamma=recipe.r1_gamma,
         jit_compile=jit_compile,
     )
     return gan

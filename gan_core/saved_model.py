@@ -94,14 +94,14 @@ def save(gan, folder, metadata: dict) -> Path:
     folder = Path(folder)
     staging = folder.with_name(f".{folder.name}.partial-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
-    gan.generator.save(staging, zipped=False)
+    gan.sampling_generator.save(staging, zipped=False)
     gan.save(staging / GAN_KERAS)
     save_png(preview_grid(gan.generate, gan.num_classes), staging / SAMPLES_PNG)
     description = {
         "format": FORMAT,
         "latent_dim": gan.latent_dim,
-        "image_shape": list(gan.generator.output_shape[1:]),
-        "channels": gan.generator.output_shape[-1],
+        "image_shape": list(gan.sampling_generator.output_shape[1:]),
+        "channels": gan.sampling_generator.output_shape[-1],
         "output_range": [-1.0, 1.0],
         "num_classes": gan.num_classes,
         **metadata,

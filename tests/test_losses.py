@@ -48,6 +48,14 @@ def test_losses_stay_finite_for_extreme_logits():
         assert np.isfinite(float(value))
 
 
+def test_hinge_losses():
+    real, fake = np.array([2.0, 0.5]), np.array([-3.0, 0.0])
+    # real: max(0, 1−2) = 0 and max(0, 1−0.5) = 0.5; fake: max(0, 1−3) = 0 and max(0, 1+0) = 1
+    assert float(losses.hinge_discriminator_loss(real, fake)) == pytest.approx(0.25 + 0.5)
+    assert float(losses.hinge_generator_loss(fake)) == pytest.approx(1.5)
+    assert losses.get("hinge") == (losses.hinge_discriminator_loss, losses.hinge_generator_loss)
+
+
 def test_unknown_loss_name_lists_the_choices():
-    with pytest.raises(ValueError, match=r"Unknown GAN loss 'wasserstein'.*nonsaturating, minimax"):
+    with pytest.raises(ValueError, match=r"Unknown GAN loss 'wasserstein'.*nonsaturating, minimax, hinge"):
         losses.get("wasserstein")

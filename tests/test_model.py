@@ -7,6 +7,7 @@ from conftest import TINY_RECIPE
 from gan_core import GAN
 from gan_core.latent import latent_from_seed
 from gan_core.recipe import Recipe, build_gan
+from gan_core.samples import to_uint8
 
 
 def weights(model):
@@ -126,3 +127,62 @@ def test_config_round_trip(tiny_gan):
     clone = GAN.from_config(config)
     assert clone.latent_dim == 16 and clone.num_classes is None and clone.seed == 1
     assert clone.generator.count_params() == tiny_gan.generator.count_params()
+
+
+def test_ema_generator_follows_the_moving_average():
+    keras.utils.set_random_seed(4)
+    gan = build_gan(Recipe(latent_dim=16, width=8, ema=0.9), (28, 28, 1), seed=4)
+    before = [w.numpy() for w in gan.generator.weights]
+    for average, current in zip(gan.ema_generator.weights, before, strict=True):
+        np.testing.assert_array_equal(average.numpy(), current)  # starts as a copy
+    gan.train_step(tf.constant(real_batch()))
+    for average, old, new in zip(gan.ema_generator.weights, before, gan.generator.weights, strict=True):
+        if new.trainable:
+            np.testing.assert_allclose(average.numpy(), 0.9 * old + 0.1 * new.numpy(), rtol=1e-5, atol=1e-7)
+        else:  # batch-norm statistics are copied
+            np.testing.assert_array_equal(average.numpy(), new.numpy())
+    assert not gan.ema_generator.trainable
+    ema_ids = {id(w) for w in gan.ema_generator.weights}
+    assert not any(id(v) in ema_ids for v in gan.trainable_variables)
+
+
+def test_ema_is_what_is_sampled_saved_and_restored(tmp_path):
+    from gan_core import saved_model
+
+    keras.utils.set_random_seed(5)
+    gan = build_gan(Recipe(latent_dim=16, width=8, ema=0.5), (28, 28, 1), seed=5)
+    gan.fit(tf.data.Dataset.from_tensors(real_batch()).repeat(), epochs=1, steps_per_epoch=5, verbose=0)
+    sampled = gan.generate([0, 1])
+    raw = to_uint8(gan.generator.predict(np.stack([latent_from_seed(s, 16) for s in (0, 1)]), verbose=0))
+    assert not np.array_equal(sampled, raw)  # the raw generator is not what is sampled
+    folder = saved_model.save(gan, tmp_path / "model", {"epochs": 1})
+    np.testing.assert_array_equal(saved_model.load(folder).generate([0, 1]), sampled)
+    restored = saved_model.load_gan(folder)
+    assert restored.ema_decay == 0.5
+    np.testing.assert_array_equal(restored.generate([0, 1]), sampled)
+
+
+def test_input_gradients():
+    from gan_core import backend
+
+    x = tf.constant([[1.0, -2.0], [3.0, 0.5]])
+    np.testing.assert_allclose(backend.input_gradients(lambda v: tf.reduce_sum(v**2), x), 2 * x.numpy())
+
+
+def test_r1_penalty_of_a_linear_discriminator():
+    """D(x) = w·x + b has ∇ₓD = w everywhere, so R1 = (γ/2)·‖w‖²."""
+    discriminator = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(1)])
+    gan = GAN(build_gan(TINY_RECIPE, (28, 28, 1)).generator, discriminator, latent_dim=16)
+    gan.compile(keras.optimizers.Adam(), keras.optimizers.Adam(), r1_gamma=10.0, r1_every=1)
+    kernel = discriminator.layers[-1].kernel.numpy()
+    penalty = gan.r1_penalty(tf.constant(real_batch(4)))
+    assert float(penalty) == pytest.approx(0.5 * 10.0 * np.sum(kernel**2), rel=1e-5)
+
+
+def test_training_with_hinge_loss_and_lazy_r1():
+    keras.utils.set_random_seed(6)
+    gan = build_gan(Recipe(latent_dim=16, width=8, loss="hinge", r1_gamma=1.0), (28, 28, 1), seed=6)
+    assert gan.r1_every == 16 and gan.gan_loss == "hinge"
+    history = gan.fit(tf.data.Dataset.from_tensors(real_batch()).repeat(), epochs=1, steps_per_epoch=20, verbose=0)
+    assert all(np.isfinite(history.history["d_loss"] + history.history["g_loss"]))
+    assert gan.get_compile_config()["r1_gamma"] == 1.0
