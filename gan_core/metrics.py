@@ -122,7 +122,7 @@ def class_entropy(probabilities: np.ndarray) -> float:
     """Entropy (nats) of the histogram of predicted classes; ln(classes) when all are equally common."""
     counts = np.bincount(probabilities.argmax(axis=1), minlength=probabilities.shape[1])
     shares = counts[counts > 0] / counts.sum()
-    return float(-(shares * np.log(shares)).sum())
+    return max(0.0, float(-(shares * np.log(shares)).sum()))  # max: no "-0.0" for a single class
 
 
 def class_match(probabilities: np.ndarray, labels: np.ndarray) -> float:
