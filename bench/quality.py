@@ -1,0 +1,189 @@
+"""Sample quality at an equal wall-clock budget: the default recipe against the keras.io GANs.
+
+    python bench/quality.py [--budget 600] [--n 10000] [--eval-every 60] [--only default,dcgan,wgan-gp]
+    python bench/quality.py --only default --recipe conditional=true ema=0.999   # try a recipe change
+
+Each configuration trains through `model.fit` on the same Fashion-MNIST pipeline, at its
+published batch size and hyperparameters, for --budget seconds of training (the time spent
+measuring is not counted). Every --eval-every seconds it is scored with FD on 2,000 samples,
+which draws its learning curve. At the end each is scored with `gan_core.metrics` on --n
+samples against the test set. Printed: one table with the real-vs-real floor, and the
+training time each configuration needed to reach the keras.io DCGAN's final FD.
+"""
+
+import argparse
+import dataclasses
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import keras
+import numpy as np
+
+from bench.baselines import KERAS_IO_DCGAN, KERAS_IO_WGAN_GP, KerasIoDCGAN, KerasIoWGANGP
+from gan_core import metrics
+from gan_core.data import load_data, load_idx_dataset, make_dataset
+from gan_core.latent import latents_from_seeds
+from gan_core.recipe import Recipe, build_gan
+from gan_core.samples import to_uint8
+
+CURVE_SAMPLES = 2000
+
+
+class TrainingBudget(keras.callbacks.Callback):
+    """Stop after `seconds` of training; every `eval_every` seconds record (seconds, steps, FD).
+
+    Time spent in `measure` is excluded from the budget, and a last point is taken at the end.
+    """
+
+    def __init__(self, seconds: float, eval_every: float, measure):
+        super().__init__()
+        self.seconds, self.eval_every, self.measure = seconds, eval_every, measure
+        self.train_seconds, self.steps, self.curve = 0.0, 0, []
+
+    def on_train_begin(self, logs=None):
+        self._next_eval = self.eval_every
+        self._last = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.train_seconds += time.perf_counter() - self._last
+        self.steps += 1
+        done = self.train_seconds >= self.seconds
+        if done or self.train_seconds >= self._next_eval:
+            self.curve.append((round(self.train_seconds), self.steps, self.measure(self.model, CURVE_SAMPLES)))
+            self._next_eval += self.eval_every
+        if done:
+            self.model.stop_training = True
+        self._last = time.perf_counter()
+
+
+def parse_overrides(pairs: list[str]) -> dict:
+    """["ema=0.999", "conditional=true"] → {"ema": 0.999, "conditional": True}, typed like `Recipe`'s fields."""
+    fields = {field.name: field for field in dataclasses.fields(Recipe)}
+    overrides = {}
+    for pair in pairs:
+        name, _, text = pair.partition("=")
+        if name not in fields:
+            raise SystemExit(f"--recipe: unknown field {name!r}; fields: {', '.join(fields)}")
+        default = fields[name].default
+        if text.lower() in ("none", "null"):
+            overrides[name] = None
+        elif isinstance(default, bool):
+            overrides[name] = text.lower() in ("1", "true", "yes")
+        elif isinstance(default, (int, str)):
+            overrides[name] = type(default)(text)
+        else:
+            overrides[name] = float(text)
+    return overrides
+
+
+def sample_recipe_model(model, n):
+    seeds = list(range(n))
+    return model.generate(seeds, labels=[seed % model.num_classes for seed in seeds] if model.num_classes else None)
+
+
+def configurations(recipe: Recipe):
+    """name → (build the compiled model, batch size, sample n uint8 images from it)."""
+
+    def latents(n, dim):
+        return latents_from_seeds(range(n), dim)
+
+    return {
+        "default": (
+            lambda: build_gan(recipe, (28, 28, 1), num_classes=10, seed=0),
+            recipe.batch_size,
+            sample_recipe_model,
+        ),
+        "dcgan": (
+            lambda: _compiled(KerasIoDCGAN(KERAS_IO_DCGAN["latent_dim"], seed=0)),
+            KERAS_IO_DCGAN["batch_size"],
+            lambda model, n: np.clip(
+                np.rint(model.generator.predict(latents(n, model.latent_dim), batch_size=500, verbose=0) * 255), 0, 255
+            ).astype("uint8"),
+        ),
+        "wgan-gp": (
+            lambda: _compiled(KerasIoWGANGP(KERAS_IO_WGAN_GP["latent_dim"], seed=0)),
+            KERAS_IO_WGAN_GP["batch_size"],
+            lambda model, n: to_uint8(model.generator.predict(latents(n, model.latent_dim), batch_size=500, verbose=0)),
+        ),
+    }
+
+
+def _compiled(model):
+    model.compile()
+    return model
+
+
+NAMES = {"default": "default recipe", "dcgan": "keras.io DCGAN", "wgan-gp": "keras.io WGAN-GP"}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--budget", type=float, default=600, help="training seconds per configuration")
+    parser.add_argument("--n", type=int, default=10_000, help="samples for the final scores")
+    parser.add_argument("--eval-every", type=float, default=60, help="seconds of training between curve points")
+    parser.add_argument("--only", default="default,dcgan,wgan-gp", help="comma-separated configurations to run")
+    parser.add_argument("--data-dir", type=Path, help="folder with the Fashion-MNIST IDX files")
+    parser.add_argument("--recipe", nargs="*", default=[], metavar="FIELD=VALUE", help="change the default recipe")
+    args = parser.parse_args()
+    recipe = Recipe(**parse_overrides(args.recipe))
+    if args.recipe:
+        print(f"recipe: {recipe}")
+
+    data = load_data("fashion-mnist", args.data_dir)
+    test = load_idx_dataset("fashion-mnist", args.data_dir, "test")
+    classifier = metrics.load_classifier()
+    real = metrics.embed(classifier, test.images[: args.n])
+    floor = metrics.compare(real, metrics.embed(classifier, data.images[: args.n]))
+
+    results = {}
+    for name in args.only.split(","):
+        build, batch_size, sample = configurations(recipe)[name]
+        keras.utils.set_random_seed(0)
+        model = build()
+
+        def measure(model, n, sample=sample):
+            return metrics.frechet_distance(real[0], metrics.embed(classifier, sample(model, n))[0])
+
+        budget = TrainingBudget(args.budget, args.eval_every, measure)
+        steps = len(data.images) // batch_size
+        model.fit(make_dataset(data, batch_size, seed=0), epochs=10**6, steps_per_epoch=steps, verbose=0,
+                  shuffle=False, callbacks=[budget])  # fmt: skip
+        fake_images = sample(model, args.n)
+        labels = np.arange(args.n) % 10 if getattr(model, "num_classes", None) else None
+        scores = metrics.compare(real, metrics.embed(classifier, fake_images), labels)
+        speed = budget.steps * batch_size / budget.train_seconds
+        results[name] = {**scores, "steps": budget.steps, "images_per_s": speed, "curve": budget.curve}
+        print(f"{NAMES[name]}: {results[name]}", flush=True)
+
+    print(
+        f"\n{args.budget:.0f} s of training each on {os.cpu_count()} CPUs; scores on {args.n} samples vs the test set"
+    )
+    print(
+        f"{'configuration':<20}{'FD':>8}{'KID×1000':>10}{'precision':>10}{'recall':>8}{'entropy':>9}{'steps':>7}{'img/s':>7}"
+    )
+    for name, r in results.items():
+        print(f"{NAMES[name]:<20}{r['fd']:>8.2f}{r['kid_x1000']:>10.1f}{r['precision']:>10.3f}{r['recall']:>8.3f}"
+              f"{r['class_entropy']:>9.3f}{r['steps']:>7}{r['images_per_s']:>7.0f}")  # fmt: skip
+    print(f"{'real vs real (floor)':<20}{floor['fd']:>8.2f}{floor['kid_x1000']:>10.1f}{floor['precision']:>10.3f}"
+          f"{floor['recall']:>8.3f}{floor['class_entropy']:>9.3f}")  # fmt: skip
+    if "dcgan" in results:
+        final, best = results["dcgan"]["curve"][-1][2], min(fd for _, _, fd in results["dcgan"]["curve"])
+        for label, target in (("final", final), ("best", best)):
+            print(f"\nTraining time to reach the keras.io DCGAN's {label} {CURVE_SAMPLES}-sample FD ({target:.2f}):")
+            for name, r in results.items():
+                reached = next((seconds for seconds, _, fd in r["curve"] if fd <= target), None)
+                print(f"  {NAMES[name]:<20} {'not reached' if reached is None else f'{reached} s'}")
+    print("\nCurves (training seconds, FD on 2,000 samples):")
+    for name, r in results.items():
+        print(f"  {NAMES[name]:<20} {[(s, round(fd, 1)) for s, _, fd in r['curve']]}")
+    if "default" in results and "dcgan" in results:
+        print(f"\nDefault recipe FD / keras.io DCGAN FD = {results['default']['fd'] / results['dcgan']['fd']:.3f}")
+
+
+if __name__ == "__main__":
+    main()
