@@ -163,12 +163,12 @@ def main():
     print(
         f"\n{args.budget:.0f} s of training each on {os.cpu_count()} CPUs; scores on {args.n} samples vs the test set"
     )
-    print(
-        f"{'configuration':<20}{'FD':>8}{'KID×1000':>10}{'precision':>10}{'recall':>8}{'entropy':>9}{'steps':>7}{'img/s':>7}"
-    )
+    header = f"{'configuration':<20}{'FD':>8}{'KID×1000':>10}{'precision':>10}{'recall':>8}{'entropy':>9}{'match':>7}"
+    print(f"{header}{'steps':>7}{'img/s':>7}")
     for name, r in results.items():
+        match = f"{r['class_match']:>7.3f}" if "class_match" in r else f"{'—':>7}"
         print(f"{NAMES[name]:<20}{r['fd']:>8.2f}{r['kid_x1000']:>10.1f}{r['precision']:>10.3f}{r['recall']:>8.3f}"
-              f"{r['class_entropy']:>9.3f}{r['steps']:>7}{r['images_per_s']:>7.0f}")  # fmt: skip
+              f"{r['class_entropy']:>9.3f}{match}{r['steps']:>7}{r['images_per_s']:>7.0f}")  # fmt: skip
     print(f"{'real vs real (floor)':<20}{floor['fd']:>8.2f}{floor['kid_x1000']:>10.1f}{floor['precision']:>10.3f}"
           f"{floor['recall']:>8.3f}{floor['class_entropy']:>9.3f}")  # fmt: skip
     if "dcgan" in results:
