@@ -46,21 +46,42 @@ def keras_io_dcgan_discriminator() -> keras.Model:
     )
 
 
-class KerasIoDCGAN(keras.Model):
+class _KerasIoGAN(keras.Model):
+    """What the keras.io examples share: two networks, a seeded latent sampler, and two loss trackers."""
+
+    def __init__(self, generator, discriminator, latent_dim: int, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.latent_dim = latent_dim
+        self.generator = generator
+        self.discriminator = discriminator
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
+        self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
+        self.built = True
+
+    @property
+    def metrics(self):
+        return [self.d_loss_tracker, self.g_loss_tracker]
+
+    def sample_latents(self, batch_size):
+        return keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
+
+    def record(self, d_loss, g_loss):
+        self.d_loss_tracker.update_state(d_loss)
+        self.g_loss_tracker.update_state(g_loss)
+        return {metric.name: metric.result() for metric in self.metrics}
+
+
+class KerasIoDCGAN(_KerasIoGAN):
     """The keras.io DCGAN's `train_step`: D sees [fake; real] labelled [1; 0] plus
     0.05·U(0, 1) label noise, G is trained to make D answer 0 ("real").
     Images are in [0, 1]; the shared pipeline's [−1, 1] batches are rescaled.
     """
 
     def __init__(self, latent_dim: int = 128, seed: int | None = None, **kwargs):
-        super().__init__(**kwargs)
-        self.latent_dim = latent_dim
-        self.generator = keras_io_dcgan_generator(latent_dim)
-        self.discriminator = keras_io_dcgan_discriminator()
-        self.seed_generator = keras.random.SeedGenerator(seed)
-        self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
-        self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
-        self.built = True
+        super().__init__(
+            keras_io_dcgan_generator(latent_dim), keras_io_dcgan_discriminator(), latent_dim, seed, **kwargs
+        )
 
     def compile(self, lr: float = KERAS_IO_DCGAN["lr"], **kwargs):
         super().compile(optimizer=None, **kwargs)
@@ -68,14 +89,10 @@ class KerasIoDCGAN(keras.Model):
         self.g_optimizer = keras.optimizers.Adam(lr)
         self.loss_fn = keras.losses.BinaryCrossentropy(from_logits=True)
 
-    @property
-    def metrics(self):
-        return [self.d_loss_tracker, self.g_loss_tracker]
-
     def train_step(self, data):
         real_images = (keras.utils.unpack_x_y_sample_weight(data)[0] + 1.0) / 2.0
         batch_size = ops.shape(real_images)[0]
-        latents = keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
+        latents = self.sample_latents(batch_size)
         combined = ops.concatenate([self.generator(latents), real_images], axis=0)
         labels = ops.concatenate([ops.ones((batch_size, 1)), ops.zeros((batch_size, 1))], axis=0)
         labels += 0.05 * keras.random.uniform(ops.shape(labels), seed=self.seed_generator)
@@ -85,16 +102,14 @@ class KerasIoDCGAN(keras.Model):
 
         d_loss, _ = backend.minimize(d_loss_fn, self.discriminator.trainable_variables, self.d_optimizer)
 
-        latents = keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
+        latents = self.sample_latents(batch_size)
         misleading_labels = ops.zeros((batch_size, 1))
 
         def g_loss_fn():
             return self.loss_fn(misleading_labels, self.discriminator(self.generator(latents))), None
 
         g_loss, _ = backend.minimize(g_loss_fn, self.generator.trainable_variables, self.g_optimizer)
-        self.d_loss_tracker.update_state(d_loss)
-        self.g_loss_tracker.update_state(g_loss)
-        return {metric.name: metric.result() for metric in self.metrics}
+        return self.record(d_loss, g_loss)
 
 
 KERAS_IO_WGAN_GP = {"latent_dim": 128, "batch_size": 512, "lr": 2e-4, "d_steps": 3, "gp_weight": 10.0}
@@ -125,28 +140,17 @@ def keras_io_wgan_generator(latent_dim: int = 128) -> keras.Model:
     return keras.Model(z, layers.Cropping2D(2)(x), name="generator")
 
 
-class KerasIoWGANGP(keras.Model):
+class KerasIoWGANGP(_KerasIoGAN):
     """The keras.io WGAN-GP's `train_step`: `d_steps` critic updates on the same real batch with
     loss E[D(G(z))] − E[D(x)] + 10·GP, then one generator update with −E[D(G(z))]. Images in [−1, 1]."""
 
     def __init__(self, latent_dim: int = 128, seed: int | None = None, **kwargs):
-        super().__init__(**kwargs)
-        self.latent_dim = latent_dim
-        self.generator = keras_io_wgan_generator(latent_dim)
-        self.discriminator = keras_io_wgan_critic()
-        self.seed_generator = keras.random.SeedGenerator(seed)
-        self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
-        self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
-        self.built = True
+        super().__init__(keras_io_wgan_generator(latent_dim), keras_io_wgan_critic(), latent_dim, seed, **kwargs)
 
     def compile(self, lr: float = KERAS_IO_WGAN_GP["lr"], **kwargs):
         super().compile(optimizer=None, **kwargs)
         self.d_optimizer = keras.optimizers.Adam(lr, beta_1=0.5, beta_2=0.9)
         self.g_optimizer = keras.optimizers.Adam(lr, beta_1=0.5, beta_2=0.9)
-
-    @property
-    def metrics(self):
-        return [self.d_loss_tracker, self.g_loss_tracker]
 
     def gradient_penalty(self, real_images, fake_images):
         alpha = keras.random.uniform((ops.shape(real_images)[0], 1, 1, 1), seed=self.seed_generator)
@@ -159,7 +163,7 @@ class KerasIoWGANGP(keras.Model):
         real_images = keras.utils.unpack_x_y_sample_weight(data)[0]
         batch_size = ops.shape(real_images)[0]
         for _ in range(KERAS_IO_WGAN_GP["d_steps"]):
-            latents = keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
+            latents = self.sample_latents(batch_size)
 
             def d_loss_fn(latents=latents):
                 fake_images = self.generator(latents, training=True)
@@ -171,12 +175,10 @@ class KerasIoWGANGP(keras.Model):
 
             d_loss, _ = backend.minimize(d_loss_fn, self.discriminator.trainable_variables, self.d_optimizer)
 
-        latents = keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
+        latents = self.sample_latents(batch_size)
 
         def g_loss_fn():
             return -ops.mean(self.discriminator(self.generator(latents, training=True), training=True)), None
 
         g_loss, _ = backend.minimize(g_loss_fn, self.generator.trainable_variables, self.g_optimizer)
-        self.d_loss_tracker.update_state(d_loss)
-        self.g_loss_tracker.update_state(g_loss)
-        return {metric.name: metric.result() for metric in self.metrics}
+        return self.record(d_loss, g_loss)
