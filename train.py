@@ -272,7 +272,12 @@ def quality_callbacks(args, flags: dict, out: Path, model_metadata) -> list[kera
     callbacks = []
     if args.fd_every:
         classifier = metrics.load_classifier()
-        test = load_idx_dataset(flags["dataset"], flags["data_dir"], "test", allow_download=not args.no_download)
+        try:
+            test = load_idx_dataset(flags["dataset"], flags["data_dir"], "test", allow_download=not args.no_download)
+        except DataError as error:
+            raise DataError(
+                f"{error}\nFD during training needs the test split; --fd-every 0 trains without it."
+            ) from None
         real_features, _ = metrics.embed(classifier, test.images)
         best_dir = out / BEST_DIR
         best = (
@@ -322,6 +327,7 @@ def train(flags: dict, mode: str, args) -> Path:
             "versions": {"keras": keras.__version__, "backend": keras.backend.backend()},
         }
 
+    measuring = quality_callbacks(args, flags, out, model_metadata)  # may fail: before the run folder is written
     out.mkdir(parents=True, exist_ok=True)
     (out / RUN_JSON).write_text(json.dumps(flags, indent=2) + "\n")
     print(f"Run folder: {out}  (after an interruption, resume with: python train.py --out {out})")
@@ -334,7 +340,7 @@ def train(flags: dict, mode: str, args) -> Path:
         callbacks=[
             EpochTimer(recipe.batch_size),
             SampleGrid(out / "samples"),
-            *quality_callbacks(args, flags, out, model_metadata),
+            *measuring,
             keras.callbacks.CSVLogger(out / HISTORY_CSV, append=True),
             # Last, so a crash after it leaves at most a history row that resuming drops.
             keras.callbacks.BackupAndRestore(out / BACKUP_DIR, double_checkpoint=True, delete_checkpoint=False),

@@ -185,3 +185,19 @@ def test_fd_is_logged_and_the_best_model_kept(idx_dir, tmp_path):
 def test_fd_needs_fashion_mnist(tmp_path, capsys):
     assert train.main(["--dataset", "mnist", "--fd-every", "2", "--out", str(tmp_path / "run")]) == 2
     assert "--fd-every needs --dataset fashion-mnist" in capsys.readouterr().err
+
+
+def test_missing_test_split_explains_how_to_train_without_fd(idx_dir, tmp_path, monkeypatch, capsys):
+    from gan_core import data
+
+    monkeypatch.setattr(data, "SYSTEM_DATA_DIR", tmp_path / "no-system-copy")
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "no-keras-cache"))
+    monkeypatch.delenv("GAN_DATA_DIR", raising=False)
+    for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+        (idx_dir / name).unlink()
+    args = ["--data-dir", str(idx_dir), "--epochs", "1", "--steps-per-epoch", "1", "--out", str(tmp_path / "run"),
+            *TINY_TRAIN_FLAGS]  # fmt: skip
+    assert train.main(args) == 2
+    assert "--fd-every 0 trains without it" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()  # stopped before the run folder was written
+    assert train.main([*args, "--fd-every", "0"]) == 0
