@@ -27,9 +27,9 @@ import numpy as np
 from bench.baselines import KERAS_IO_DCGAN, KERAS_IO_WGAN_GP, KerasIoDCGAN, KerasIoWGANGP
 from gan_core import metrics
 from gan_core.data import load_data, load_idx_dataset, make_dataset
-from gan_core.latent import latents_from_seeds
+from gan_core.latent import labels_for_seeds, latents_from_seeds
 from gan_core.recipe import Recipe, build_gan
-from gan_core.samples import to_uint8
+from gan_core.samples import images_for_first_seeds, to_uint8
 
 CURVE_SAMPLES = 2000
 
@@ -81,11 +81,6 @@ def parse_overrides(pairs: list[str]) -> dict:
     return overrides
 
 
-def sample_recipe_model(model, n):
-    seeds = list(range(n))
-    return model.generate(seeds, labels=[seed % model.num_classes for seed in seeds] if model.num_classes else None)
-
-
 def configurations(recipe: Recipe):
     """name → (build the compiled model, batch size, sample n uint8 images from it)."""
 
@@ -96,7 +91,7 @@ def configurations(recipe: Recipe):
         "default": (
             lambda: build_gan(recipe, (28, 28, 1), num_classes=10, seed=0),
             recipe.batch_size,
-            sample_recipe_model,
+            lambda model, n: images_for_first_seeds(model, n)[0],
         ),
         "dcgan": (
             lambda: _compiled(KerasIoDCGAN(KERAS_IO_DCGAN["latent_dim"], seed=0)),
@@ -154,7 +149,7 @@ def main():
         model.fit(make_dataset(data, batch_size, seed=0), epochs=10**6, steps_per_epoch=steps, verbose=0,
                   shuffle=False, callbacks=[budget])  # fmt: skip
         fake_images = sample(model, args.n)
-        labels = np.arange(args.n) % 10 if getattr(model, "num_classes", None) else None
+        labels = labels_for_seeds(range(args.n), getattr(model, "num_classes", None))
         scores = metrics.compare(real, metrics.embed(classifier, fake_images), labels)
         speed = budget.steps * batch_size / budget.train_seconds
         results[name] = {**scores, "steps": budget.steps, "images_per_s": speed, "curve": budget.curve}

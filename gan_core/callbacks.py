@@ -6,7 +6,7 @@ from pathlib import Path
 import keras
 
 from gan_core import metrics
-from gan_core.samples import preview_grid, save_png
+from gan_core.samples import images_for_first_seeds, preview_grid, save_png
 
 
 class SampleGrid(keras.callbacks.Callback):
@@ -71,9 +71,8 @@ class FrechetDistance(keras.callbacks.Callback):
         if (epoch + 1) % self.every:
             logs["fd"] = float("nan")
             return
-        seeds = list(range(self.samples))
-        labels = [seed % self.model.num_classes for seed in seeds] if self.model.num_classes else None
-        fake_features, _ = metrics.embed(self.classifier, self.model.generate(seeds, labels=labels))
+        images, _ = images_for_first_seeds(self.model, self.samples)
+        fake_features, _ = metrics.embed(self.classifier, images)
         logs["fd"] = metrics.frechet_distance(self.real_features, fake_features)
         if logs["fd"] < self.best:
             self.best = logs["fd"]

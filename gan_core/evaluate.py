@@ -17,18 +17,23 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras
-import numpy as np
 
 from gan_core import hub, metrics
 from gan_core.data import DataError, load_idx_dataset
-from gan_core.saved_model import ModelFolderError, SavedGenerator
+from gan_core.samples import images_for_first_seeds
+from gan_core.saved_model import ModelFolderError
 
 DATASET = "fashion-mnist"
 
 
+def fashion_mnist(data_dir=None):
+    """The training and test splits."""
+    return load_idx_dataset(DATASET, data_dir, "train"), load_idx_dataset(DATASET, data_dir, "test")
+
+
 def train_classifier(data_dir=None, epochs: int = 10, seed: int = 0, weights: Path = metrics.CLASSIFIER_WEIGHTS):
     """Train the metric classifier on the training split; return its test accuracy."""
-    train, test = (load_idx_dataset(DATASET, data_dir, split) for split in ("train", "test"))
+    train, test = fashion_mnist(data_dir)
     keras.utils.set_random_seed(seed)
     classifier = metrics.build_classifier(len(train.class_names))
     model = keras.Model(classifier.inputs, classifier.outputs[1])
@@ -45,29 +50,15 @@ def train_classifier(data_dir=None, epochs: int = 10, seed: int = 0, weights: Pa
     return accuracy
 
 
-def generated_images(generator: SavedGenerator, n: int, batch_size: int = 1000):
-    """n images from seeds 0 … n−1 (class seed mod classes, for a conditional model) and their labels."""
-    seeds = np.arange(n)
-    labels = seeds % generator.num_classes if generator.num_classes else None
-    batches = [
-        generator.generate(
-            seeds[start : start + batch_size].tolist(),
-            labels=None if labels is None else labels[start : start + batch_size],
-        )
-        for start in range(0, n, batch_size)
-    ]
-    return np.concatenate(batches), labels
-
-
 def evaluate(source, n: int = 10_000, data_dir=None) -> dict:
     generator = hub.load(source)
     if generator.image_shape != (28, 28, 1):
         raise ModelFolderError(f"The metrics need 28×28 grey images; {source} makes {generator.image_shape}.")
-    train, test = (load_idx_dataset(DATASET, data_dir, split) for split in ("train", "test"))
+    train, test = fashion_mnist(data_dir)
     count = min(n, len(test.images))
     classifier = metrics.load_classifier()
     real = metrics.embed(classifier, test.images[:count])
-    images, labels = generated_images(generator, n)
+    images, labels = images_for_first_seeds(generator, n)
     return {
         "model": str(source),
         "dataset": DATASET,

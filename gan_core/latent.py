@@ -23,6 +23,12 @@ def latents_from_seeds(seeds, latent_dim: int) -> np.ndarray:
     return np.stack([latent_from_seed(seed, latent_dim) for seed in seeds])
 
 
+def labels_for_seeds(seeds, num_classes: int | None) -> np.ndarray | None:
+    """Seed i asks for class i mod num_classes, so a run of seeds covers every class evenly
+    (None for an unconditional model)."""
+    return np.asarray(seeds) % num_classes if num_classes else None
+
+
 def resolve_latents(seeds, latents, latent_dim: int) -> np.ndarray:
     """Exactly one of `seeds` or `latents` → a float32 (n, latent_dim) array."""
     if (seeds is None) == (latents is None):

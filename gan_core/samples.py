@@ -5,6 +5,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from gan_core.latent import labels_for_seeds
+
 
 def to_uint8(images) -> np.ndarray:
     """Map generator output in [−1, 1] to uint8 pixels in [0, 255]."""
@@ -60,5 +62,20 @@ def preview_grid(generate, num_classes: int | None = None) -> np.ndarray:
     """
     if num_classes:
         seeds = list(range(8 * num_classes))
-        return image_grid(generate(seeds, labels=[s % num_classes for s in seeds]), columns=num_classes, scale=2)
+        return image_grid(generate(seeds, labels=labels_for_seeds(seeds, num_classes)), columns=num_classes, scale=2)
     return image_grid(generate(list(range(64))), columns=8, scale=2)
+
+
+def images_for_first_seeds(generator, n: int, batch_size: int = 1000) -> tuple[np.ndarray, np.ndarray | None]:
+    """Images for seeds 0 … n−1 (and their labels, see `labels_for_seeds`) from anything with
+    `generate(seeds, labels=…)` and `num_classes`: the fixed sample that quality is measured on."""
+    seeds = np.arange(n)
+    labels = labels_for_seeds(seeds, generator.num_classes)
+    batches = [
+        generator.generate(
+            seeds[start : start + batch_size].tolist(),
+            labels=None if labels is None else labels[start : start + batch_size],
+        )
+        for start in range(0, n, batch_size)
+    ]
+    return np.concatenate(batches), labels
