@@ -150,6 +150,10 @@ class Explorer:
         images = self.generator.generate(latents=z, labels=None if label is None else [label] * len(z))
         return images.repeat(self.scale, axis=1).repeat(self.scale, axis=2)
 
+    def _render_one(self, z: np.ndarray, label: int | None) -> np.ndarray:
+        """The picture of one latent."""
+        return self._picture(self._render(z[None], label)[0])
+
     @staticmethod
     def _captioned_grid(tiles: np.ndarray, captions: list[str], columns: int) -> np.ndarray:
         """Tiles in a grid with a caption under each (e.g. its seed)."""
@@ -182,7 +186,7 @@ class Explorer:
     def render_latent(self, latent_json):
         """The image of an exported latent: the same bytes as where it was exported."""
         z, label = self.parse_latent(latent_json)
-        return self._picture(self._render(z[None], label)[0])
+        return self._render_one(z, label)
 
     def interpolate(self, seed_a, seed_b, latent_a, latent_b, frames, mode, class_name):
         """A frame strip and an animated GIF from A to B (each a seed, or a latent JSON if given)."""
@@ -204,7 +208,7 @@ class Explorer:
         z, label = self._latent_or_seed(latent_json, seed, class_name, "Base")
         for i, strength in enumerate(strengths):
             z = z + self._number(strength, f"Direction {i + 1}", *DIRECTION_STRENGTH) * self.directions[i]
-        return self._picture(self._render(z[None], label)[0]), self.latent_json(z, label)
+        return self._render_one(z, label), self.latent_json(z, label)
 
     def arithmetic(self, seed_a, seed_b, seed_c, class_name):
         """z_A − z_B + z_C, with the three inputs beside the result."""
@@ -215,7 +219,7 @@ class Explorer:
         inputs = latents.latents_from_seeds([z_a, z_b, z_c], self.generator.latent_dim)
         result = inputs[0] - inputs[1] + inputs[2]
         strip = self._captioned_grid(self._render(inputs, label), ["A", "B", "C"], columns=3)
-        return strip, self._picture(self._render(result[None], label)[0]), self.latent_json(result, label)
+        return strip, self._render_one(result, label), self.latent_json(result, label)
 
     @staticmethod
     def random_seed() -> int:

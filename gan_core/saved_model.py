@@ -31,7 +31,8 @@ GAN_JSON = "gan.json"
 GAN_KERAS = "gan.keras"
 SAMPLES_PNG = "samples.png"
 RUN_MODEL_DIR = "model"
-KERAS_FILES = ("config.json", "metadata.json", "model.weights.h5")
+WEIGHTS_FILE = "model.weights.h5"
+KERAS_FILES = ("config.json", "metadata.json", WEIGHTS_FILE)
 
 
 class ModelFolderError(Exception):
@@ -66,7 +67,7 @@ class SavedGenerator:
     @functools.cached_property
     def model_id(self) -> str:
         """A short fingerprint of the weights: latents exported from one model are refused by another."""
-        return hashlib.sha256((self.path / "model.weights.h5").read_bytes()).hexdigest()[:16]
+        return hashlib.sha256((self.path / WEIGHTS_FILE).read_bytes()).hexdigest()[:16]
 
     def first_layer_kernel(self) -> np.ndarray:
         """The kernel of the first Dense layer, which sees z (for SeFa directions)."""
