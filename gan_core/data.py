@@ -210,10 +210,9 @@ def load_data(
         if data_dir is None:
             raise DataError("The folder data set needs --data-dir pointing at a folder of images.")
         return load_image_folder(data_dir, image_size or 64, channels or 3)
-    data = load_idx_dataset(dataset, data_dir, allow_download=allow_download)
     if image_size not in (None, 28) or channels not in (None, 1):
         raise DataError(f"{dataset} images are 28×28 grey; use --image-size 28 --channels 1.")
-    return data
+    return load_idx_dataset(dataset, data_dir, allow_download=allow_download)
 
 
 def make_dataset(data: ImageData, batch_size: int, seed: int | None = None) -> tf.data.Dataset:
