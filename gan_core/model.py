@@ -5,6 +5,7 @@ import numpy as np
 from keras import ops
 
 from gan_core import backend, losses
+from gan_core.augment import diff_augment, parse_policy
 from gan_core.latent import resolve_latents
 from gan_core.samples import generate_images
 
@@ -25,9 +26,23 @@ class GAN(keras.Model):
     With `ema_decay`, a copy of the generator follows an exponential moving
     average of its weights after every generator step; that smoother copy is
     the one used for sampling and saving (`sampling_generator`).
+
+    With `augment` (a DiffAugment policy such as "color,translation,cutout",
+    see `gan_core.augment`), every image D sees, real or generated, is
+    augmented first: for small data sets, where D would otherwise memorise.
     """
 
-    def __init__(self, generator, discriminator, latent_dim, num_classes=None, seed=None, ema_decay=None, **kwargs):
+    def __init__(
+        self,
+        generator,
+        discriminator,
+        latent_dim,
+        num_classes=None,
+        seed=None,
+        ema_decay=None,
+        augment=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.generator = generator
         self.discriminator = discriminator
@@ -35,6 +50,8 @@ class GAN(keras.Model):
         self.num_classes = num_classes
         self.seed = seed
         self.ema_decay = ema_decay
+        self.augment = augment
+        self.augment_policy = parse_policy(augment)
         if ema_decay is not None:
             self.ema_generator = keras.models.clone_model(generator)
             self.ema_generator.set_weights(generator.get_weights())
@@ -74,6 +91,11 @@ class GAN(keras.Model):
             raise ValueError("A conditional GAN needs (images, labels) batches; the data has no labels.")
         return [inputs, labels]
 
+    def _discriminate(self, images, labels):
+        """D's logits for `images`, augmented first when the GAN has an augmentation policy."""
+        images = diff_augment(images, self.augment_policy, self.seed_generator)
+        return self.discriminator(self._with_labels(images, labels), training=True)
+
     def train_discriminator(self, real_images, labels=None):
         """One D step: BCE(D(x) → 1) + BCE(D(G(z)) → 0). Returns loss and both logits."""
         batch_size = ops.shape(real_images)[0]
@@ -82,7 +104,7 @@ class GAN(keras.Model):
         both_labels = None if labels is None else ops.concatenate([labels, labels], axis=0)
 
         def loss_fn():
-            logits = self.discriminator(self._with_labels(images, both_labels), training=True)
+            logits = self._discriminate(images, both_labels)
             real_logits, fake_logits = logits[:batch_size], logits[batch_size:]
             loss = self.discriminator_loss(real_logits, fake_logits)
             if self.r1_gamma:
@@ -112,7 +134,7 @@ class GAN(keras.Model):
 
         def loss_fn():
             fake_images = self.generator(self._with_labels(latents, labels), training=True)
-            fake_logits = self.discriminator(self._with_labels(fake_images, labels), training=True)
+            fake_logits = self._discriminate(fake_images, labels)
             return self.generator_loss(fake_logits), None
 
         loss, _ = backend.minimize(loss_fn, self.generator.trainable_variables, self.g_optimizer)
@@ -176,6 +198,7 @@ class GAN(keras.Model):
             "num_classes": self.num_classes,
             "seed": self.seed,
             "ema_decay": self.ema_decay,
+            "augment": self.augment,
         }
 
     @classmethod
