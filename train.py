@@ -24,6 +24,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras
 
 from gan_core import hub, metrics, saved_model
+from gan_core.augment import POLICIES, parse_policy
 from gan_core.callbacks import EpochTimer, FrechetDistance, SampleGrid
 from gan_core.data import DATASETS, DataError, load_data, load_idx_dataset, make_dataset
 from gan_core.latent import MAX_SEED
@@ -69,6 +70,21 @@ def _bounded(kind, name, low, high=None):
         return value
 
     return parse
+
+
+def _augment_policy(text):
+    try:
+        parse_policy(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
+
+
+def _ema_decay(text):
+    value = _bounded(float, "--ema", 0.0, 0.99999)(text)
+    if 0 < value < 0.5:
+        raise argparse.ArgumentTypeError(f"--ema must be 0 (off) or in 0.5 … 0.99999, got {text}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -130,14 +146,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     recipe.add_argument(
         "--ema",
-        type=_bounded(float, "--ema", 0.5, 0.99999),
+        type=_ema_decay,
         help="decay of an exponential moving average of the generator's weights, used for sampling and "
-        "saving, e.g. 0.999 (default: none)",
+        f"saving; 0 turns it off (default: {default.ema})",
+    )
+    recipe.add_argument(
+        "--augment",
+        type=_augment_policy,
+        metavar="POLICY",
+        help="differentiable augmentation of every image D sees, for small data sets: "
+        f"comma-separated groups from {','.join(POLICIES)} (default: none)",
     )
     recipe.add_argument(
         "--conditional",
         action=argparse.BooleanOptionalAction,
-        help="condition both networks on the class label (needs a labelled data set)",
+        help="condition both networks on the class label (default: yes when the data set has labels, "
+        "i.e. IDX data sets and image folders with one sub-folder per class)",
     )
 
     run = parser.add_argument_group("run")
@@ -297,11 +321,19 @@ def quality_callbacks(args, flags: dict, out: Path, model_metadata) -> list[kera
 
 def train(flags: dict, mode: str, args) -> Path:
     out = args.out
-    recipe = Recipe(**{field.name: flags[field.name] for field in dataclasses.fields(Recipe)})
     data = load_data(
         flags["dataset"], flags["data_dir"], flags["image_size"], flags["channels"], allow_download=not args.no_download
     )
     print(f"Data: {len(data.images)} images of {data.image_shape} from {data.source}")
+    if flags["conditional"] and not data.num_classes:
+        if args.conditional:
+            raise UsageError(
+                f"--conditional needs labelled data, and {data.source} has no classes: "
+                "put each class's images in a sub-folder of its own, or leave out --conditional."
+            )
+        print("The data has no labels: training an unconditional model.")
+        flags["conditional"] = False
+    recipe = Recipe(**{field.name: flags[field.name] for field in dataclasses.fields(Recipe)})
     steps_per_epoch = flags["steps_per_epoch"] or len(data.images) // recipe.batch_size
     dataset = make_dataset(data, recipe.batch_size, seed=flags["seed"])
 

@@ -62,7 +62,7 @@ def main():
 
     def default_recipe(jit_compile):
         keras.utils.set_random_seed(0)
-        return build_gan(recipe, data.image_shape, seed=0, jit_compile=jit_compile)
+        return build_gan(recipe, data.image_shape, data.num_classes, seed=0, jit_compile=jit_compile)
 
     def keras_io_dcgan():
         keras.utils.set_random_seed(0)

@@ -22,9 +22,10 @@ class Recipe:
     lr: float = 2e-4
     beta_1: float = 0.5
     loss: str = "nonsaturating"
-    conditional: bool = False
-    ema: float | None = None
+    conditional: bool = True
+    ema: float | None = 0.999
     r1_gamma: float | None = None
+    augment: str | None = None
     epochs: int = 20
 
 
@@ -45,7 +46,8 @@ def build_gan(
         latent_dim=recipe.latent_dim,
         num_classes=num_classes,
         seed=seed,
-        ema_decay=recipe.ema,
+        ema_decay=recipe.ema or None,
+        augment=recipe.augment,
     )
     gan.compile(
         g_optimizer=keras.optimizers.Adam(recipe.lr, beta_1=recipe.beta_1),

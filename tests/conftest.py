@@ -19,7 +19,7 @@ import pytest
 from gan_core.recipe import Recipe, build_gan
 
 REPO = Path(__file__).resolve().parents[1]
-TINY_RECIPE = Recipe(latent_dim=16, width=8, batch_size=16)
+TINY_RECIPE = Recipe(latent_dim=16, width=8, batch_size=16, conditional=False, ema=None)
 TINY_TRAIN_FLAGS = ["--width", "8", "--latent-dim", "16", "--batch-size", "16", "--no-download"]
 
 

@@ -131,7 +131,7 @@ def test_config_round_trip(tiny_gan):
 
 def test_ema_generator_follows_the_moving_average():
     keras.utils.set_random_seed(4)
-    gan = build_gan(Recipe(latent_dim=16, width=8, ema=0.9), (28, 28, 1), seed=4)
+    gan = build_gan(Recipe(latent_dim=16, width=8, conditional=False, ema=0.9), (28, 28, 1), seed=4)
     before = [w.numpy() for w in gan.generator.weights]
     for average, current in zip(gan.ema_generator.weights, before, strict=True):
         np.testing.assert_array_equal(average.numpy(), current)  # starts as a copy
@@ -150,7 +150,7 @@ def test_ema_is_what_is_sampled_saved_and_restored(tmp_path):
     from gan_core import saved_model
 
     keras.utils.set_random_seed(5)
-    gan = build_gan(Recipe(latent_dim=16, width=8, ema=0.5), (28, 28, 1), seed=5)
+    gan = build_gan(Recipe(latent_dim=16, width=8, conditional=False, ema=0.5), (28, 28, 1), seed=5)
     gan.fit(tf.data.Dataset.from_tensors(real_batch()).repeat(), epochs=1, steps_per_epoch=5, verbose=0)
     sampled = gan.generate([0, 1])
     raw = to_uint8(gan.generator.predict(np.stack([latent_from_seed(s, 16) for s in (0, 1)]), verbose=0))
@@ -181,7 +181,7 @@ def test_r1_penalty_of_a_linear_discriminator():
 
 def test_training_with_hinge_loss_and_lazy_r1():
     keras.utils.set_random_seed(6)
-    gan = build_gan(Recipe(latent_dim=16, width=8, loss="hinge", r1_gamma=1.0), (28, 28, 1), seed=6)
+    gan = build_gan(Recipe(latent_dim=16, width=8, conditional=False, loss="hinge", r1_gamma=1.0), (28, 28, 1), seed=6)
     assert gan.r1_every == 16 and gan.gan_loss == "hinge"
     history = gan.fit(tf.data.Dataset.from_tensors(real_batch()).repeat(), epochs=1, steps_per_epoch=20, verbose=0)
     assert all(np.isfinite(history.history["d_loss"] + history.history["g_loss"]))

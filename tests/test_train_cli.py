@@ -40,6 +40,8 @@ def history(run_dir):
         (["--seed", "-5"], "--seed must be in 0 … 4294967295, got -5"),
         (["--dataset", "cifar"], "invalid choice: 'cifar'"),
         (["--image-size", "30"], "invalid choice: 30"),
+        (["--ema", "0.3"], "--ema must be 0 (off) or in 0.5 … 0.99999, got 0.3"),
+        (["--augment", "color,flip"], "augmentation policy 'color,flip': expected distinct names from color, "),
     ],
 )
 def test_bad_flag_values_stop_with_one_line(argv, message, capsys):
@@ -94,7 +96,7 @@ def test_train_end_to_end_then_extend(idx_dir, tmp_path):
     loaded = gan_core.load(run_dir)
     assert loaded.metadata["epochs"] == 2 and loaded.metadata["training"]["steps"] == 6
     assert loaded.metadata["dataset"] == "fashion-mnist" and loaded.metadata["class_names"][9] == "Ankle boot"
-    assert loaded.generate([0]).shape == (1, 28, 28, 1)
+    assert loaded.generate([0], labels=[9]).shape == (1, 28, 28, 1)
 
     again = run_train(*args)
     assert again.returncode == 2 and "already holds a finished model (2 epochs)" in again.stderr
@@ -166,6 +168,45 @@ def test_conditional_training_on_an_image_folder(tmp_path):
     assert loaded.image_shape == (32, 32, 3) and loaded.num_classes == 2
     assert loaded.metadata["class_names"] == ["circles", "squares"]
     assert loaded.generate([0, 0], labels=[0, 1]).shape == (2, 32, 32, 3)
+
+
+def test_default_recipe_is_conditional_with_ema_on_labelled_data(idx_dir, tmp_path):
+    run_dir = tmp_path / "run"
+    args = ["--data-dir", idx_dir, "--epochs", "1", "--steps-per-epoch", "2", "--fd-every", "0", "--out", run_dir]
+    result = run_train(*args, *TINY_TRAIN_FLAGS, "--augment", "translation,cutout")
+    assert result.returncode == 0, result.stderr
+    loaded = gan_core.load(run_dir)
+    assert loaded.num_classes == 10
+    recipe = loaded.metadata["recipe"]
+    assert recipe["conditional"] is True and recipe["ema"] == 0.999 and recipe["augment"] == "translation,cutout"
+    assert json.loads((run_dir / "run.json").read_text())["augment"] == "translation,cutout"
+
+
+def write_unlabelled_folder(folder):
+    from PIL import Image
+
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(1)
+    for i in range(16):
+        Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype="uint8")).save(folder / f"{i}.png")
+
+
+def test_unlabelled_folder_trains_unconditionally_unless_conditional_is_asked_for(tmp_path):
+    write_unlabelled_folder(tmp_path / "pictures")
+    flags = ["--dataset", "folder", "--data-dir", tmp_path / "pictures", "--image-size", "32", *TINY_TRAIN_FLAGS]
+    short = ["--epochs", "1", "--steps-per-epoch", "1", "--ema", "0"]
+    result = run_train(*flags, *short, "--out", tmp_path / "run")
+    assert result.returncode == 0, result.stderr
+    assert "The data has no labels: training an unconditional model." in result.stdout
+    loaded = gan_core.load(tmp_path / "run")
+    assert loaded.num_classes is None
+    assert loaded.metadata["recipe"]["conditional"] is False and loaded.metadata["recipe"]["ema"] == 0.0
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["conditional"] is False
+
+    refused = run_train(*flags, *short, "--conditional", "--out", tmp_path / "refused")
+    assert refused.returncode == 2
+    assert "--conditional needs labelled data" in refused.stderr and "sub-folder" in refused.stderr
+    assert not (tmp_path / "refused").exists()
 
 
 def test_fd_is_logged_and_the_best_model_kept(idx_dir, tmp_path):
