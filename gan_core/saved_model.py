@@ -95,6 +95,7 @@ def save(gan, folder, metadata: dict) -> Path:
     folder = Path(folder)
     staging = folder.with_name(f".{folder.name}.partial-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
+    gan.refresh_ema_statistics()
     gan.sampling_generator.save(staging, zipped=False)
     gan.save(staging / GAN_KERAS)
     save_png(preview_grid(gan.generate, gan.num_classes), staging / SAMPLES_PNG)
