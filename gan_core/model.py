@@ -157,10 +157,16 @@ class GAN(keras.Model):
         return {metric.name: metric.result() for metric in self.metrics}
 
     def update_ema(self):
-        """EMA weights ← d·EMA + (1 − d)·current, for trainable weights (see `refresh_ema_statistics`)."""
+        """EMA weights ← d·EMA + (1 − d)·current, for trainable weights (see `refresh_ema_statistics`).
+
+        d = min(ema_decay, (1 + t) / (10 + t)) after t generator steps: a short average while
+        the generator changes fast, so early samples do not drag the random initial weights along.
+        """
+        steps = ops.cast(self.g_optimizer.iterations, "float32")
+        decay = ops.minimum(self.ema_decay, (1.0 + steps) / (10.0 + steps))
         for average, current in zip(self.ema_generator.weights, self.generator.weights, strict=True):
             if current.trainable:
-                average.assign(self.ema_decay * average + (1.0 - self.ema_decay) * current)
+                average.assign(decay * average + (1.0 - decay) * current)
 
     def refresh_ema_statistics(self, batches: int = 32, batch_size: int = 256) -> None:
         """Measure the EMA generator's batch-norm statistics on its own activations ("standing

@@ -132,15 +132,25 @@ def test_config_round_trip(tiny_gan):
 def test_ema_generator_follows_the_moving_average():
     keras.utils.set_random_seed(4)
     gan = build_gan(Recipe(latent_dim=16, width=8, conditional=False, ema=0.9), (28, 28, 1), seed=4)
+    batch = tf.constant(real_batch())
+
+    def assert_averaged(previous, decay):
+        for average, old, new in zip(gan.ema_generator.weights, previous, gan.generator.weights, strict=True):
+            if new.trainable:
+                expected = decay * old + (1 - decay) * new.numpy()
+                np.testing.assert_allclose(average.numpy(), expected, rtol=1e-5, atol=1e-7)
+            else:  # batch-norm statistics are measured separately, when sampling
+                np.testing.assert_array_equal(average.numpy(), old)
+
     before = [w.numpy() for w in gan.generator.weights]
     for average, current in zip(gan.ema_generator.weights, before, strict=True):
         np.testing.assert_array_equal(average.numpy(), current)  # starts as a copy
-    gan.train_step(tf.constant(real_batch()))
-    for average, old, new in zip(gan.ema_generator.weights, before, gan.generator.weights, strict=True):
-        if new.trainable:
-            np.testing.assert_allclose(average.numpy(), 0.9 * old + 0.1 * new.numpy(), rtol=1e-5, atol=1e-7)
-        else:  # batch-norm statistics are measured separately, when sampling
-            np.testing.assert_array_equal(average.numpy(), old)
+    gan.train_step(batch)
+    assert_averaged(before, decay=2 / 11)  # warm-up: (1 + t) / (10 + t) after t = 1 step
+    gan.fit(tf.data.Dataset.from_tensors(real_batch()).repeat(), epochs=1, steps_per_epoch=98, verbose=0)
+    before = [w.numpy() for w in gan.ema_generator.weights]
+    gan.train_step(batch)
+    assert_averaged(before, decay=0.9)  # t = 100: (1 + t) / (10 + t) > 0.9
     assert not gan.ema_generator.trainable
     ema_ids = {id(w) for w in gan.ema_generator.weights}
     assert not any(id(v) in ema_ids for v in gan.trainable_variables)
