@@ -1,7 +1,8 @@
 """Sample quality at an equal wall-clock budget: the default recipe against the keras.io GANs.
 
     python bench/quality.py [--budget 600] [--n 10000] [--eval-every 60] [--only default,dcgan,wgan-gp]
-    python bench/quality.py --only default --recipe conditional=true ema=0.999   # try a recipe change
+    python bench/quality.py --only default --recipe conditional=false ema=0   # try a recipe change
+    python bench/quality.py --only default,dcgan --seeds 0,1,2 --log runs/quality.jsonl
 
 Each configuration trains through `model.fit` on the same Fashion-MNIST pipeline, at its
 published batch size and hyperparameters, for --budget seconds of training (the time spent
@@ -9,11 +10,18 @@ measuring is not counted). Every --eval-every seconds it is scored with FD on 2,
 which draws its learning curve. At the end each is scored with `gan_core.metrics` on --n
 samples against the test set. Printed: one table with the real-vs-real floor, and the
 training time each configuration needed to reach the keras.io DCGAN's final FD.
+
+With several --seeds each configuration is trained once per seed (weights, data order and
+latents) and compared by its median. With --log, every finished run is appended to a JSON
+lines file and the table covers all runs in it with the same budget and sample count, so
+runs from several invocations add up.
 """
 
 import argparse
 import dataclasses
+import json
 import os
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -81,7 +89,7 @@ def parse_overrides(pairs: list[str]) -> dict:
     return overrides
 
 
-def configurations(recipe: Recipe):
+def configurations(recipe: Recipe, seed: int):
     """name → (build the compiled model, batch size, sample n uint8 images from it)."""
 
     def latents(n, dim):
@@ -89,19 +97,19 @@ def configurations(recipe: Recipe):
 
     return {
         "default": (
-            lambda: build_gan(recipe, (28, 28, 1), num_classes=10, seed=0),
+            lambda: build_gan(recipe, (28, 28, 1), num_classes=10, seed=seed),
             recipe.batch_size,
             lambda model, n: images_for_first_seeds(model, n)[0],
         ),
         "dcgan": (
-            lambda: _compiled(KerasIoDCGAN(KERAS_IO_DCGAN["latent_dim"], seed=0)),
+            lambda: _compiled(KerasIoDCGAN(KERAS_IO_DCGAN["latent_dim"], seed=seed)),
             KERAS_IO_DCGAN["batch_size"],
             lambda model, n: np.clip(
                 np.rint(model.generator.predict(latents(n, model.latent_dim), batch_size=500, verbose=0) * 255), 0, 255
             ).astype("uint8"),
         ),
         "wgan-gp": (
-            lambda: _compiled(KerasIoWGANGP(KERAS_IO_WGAN_GP["latent_dim"], seed=0)),
+            lambda: _compiled(KerasIoWGANGP(KERAS_IO_WGAN_GP["latent_dim"], seed=seed)),
             KERAS_IO_WGAN_GP["batch_size"],
             lambda model, n: to_uint8(model.generator.predict(latents(n, model.latent_dim), batch_size=500, verbose=0)),
         ),
@@ -116,18 +124,85 @@ def _compiled(model):
 NAMES = {"default": "default recipe", "dcgan": "keras.io DCGAN", "wgan-gp": "keras.io WGAN-GP"}
 
 
+def train_and_score(name, seed, recipe, args, data, real, classifier) -> dict:
+    """One configuration trained for the budget with one seed, scored on --n samples."""
+    build, batch_size, sample = configurations(recipe, seed)[name]
+    keras.utils.set_random_seed(seed)
+    model = build()
+
+    def measure(model, n):
+        return metrics.frechet_distance(real[0], metrics.embed(classifier, sample(model, n))[0])
+
+    budget = TrainingBudget(args.budget, args.eval_every, measure)
+    steps = len(data.images) // batch_size
+    model.fit(make_dataset(data, batch_size, seed=seed), epochs=10**6, steps_per_epoch=steps, verbose=0,
+              shuffle=False, callbacks=[budget])  # fmt: skip
+    fake_images = sample(model, args.n)
+    labels = labels_for_seeds(range(args.n), getattr(model, "num_classes", None))
+    scores = metrics.compare(real, metrics.embed(classifier, fake_images), labels)
+    return {
+        "name": name,
+        "seed": seed,
+        "budget": args.budget,
+        "n": args.n,
+        "recipe": dataclasses.asdict(recipe) if name == "default" else None,
+        **scores,
+        "steps": budget.steps,
+        "images_per_s": budget.steps * batch_size / budget.train_seconds,
+        "curve": budget.curve,
+    }
+
+
+def print_report(runs: list[dict], floor: dict, args) -> None:
+    print(f"\n{args.budget:.0f} s of training each on {os.cpu_count()} CPUs; scores on {args.n} samples vs test images")
+    header = f"{'configuration':<20}{'seed':>5}{'FD':>8}{'KID×1000':>10}{'precision':>10}{'recall':>8}{'entropy':>9}"
+    print(f"{header}{'match':>7}{'steps':>7}{'img/s':>7}")
+    for r in runs:
+        match = f"{r['class_match']:>7.3f}" if "class_match" in r else f"{'—':>7}"
+        print(f"{NAMES[r['name']]:<20}{r['seed']:>5}{r['fd']:>8.2f}{r['kid_x1000']:>10.1f}{r['precision']:>10.3f}"
+              f"{r['recall']:>8.3f}{r['class_entropy']:>9.3f}{match}{r['steps']:>7}"
+              f"{r['images_per_s']:>7.0f}")  # fmt: skip
+    print(f"{'real vs real (floor)':<25}{floor['fd']:>8.2f}{floor['kid_x1000']:>10.1f}{floor['precision']:>10.3f}"
+          f"{floor['recall']:>8.3f}{floor['class_entropy']:>9.3f}")  # fmt: skip
+
+    by_name = {}
+    for r in runs:
+        by_name.setdefault(r["name"], []).append(r)
+    median_fd = {name: statistics.median(r["fd"] for r in group) for name, group in by_name.items()}
+    print("\nMedian FD over seeds:")
+    for name, group in by_name.items():
+        print(f"  {NAMES[name]:<20} {median_fd[name]:8.2f}  ({len(group)} seeds: {sorted(r['seed'] for r in group)})")
+    if "dcgan" in by_name:
+        target = statistics.median(r["curve"][-1][2] for r in by_name["dcgan"])
+        print(f"\nTraining time to reach the keras.io DCGAN's median final {CURVE_SAMPLES}-sample FD ({target:.2f}):")
+        for r in runs:
+            reached = next((seconds for seconds, _, fd in r["curve"] if fd <= target), None)
+            print(f"  {NAMES[r['name']]:<20} seed {r['seed']}: {'not reached' if reached is None else f'{reached} s'}")
+    print(f"\nCurves (training seconds, FD on {CURVE_SAMPLES:,} samples):")
+    for r in runs:
+        print(f"  {NAMES[r['name']]:<20} seed {r['seed']}: {[(s, round(fd, 1)) for s, _, fd in r['curve']]}")
+    if "default" in median_fd and "dcgan" in median_fd:
+        print(f"\nDefault recipe FD / keras.io DCGAN FD (medians) = {median_fd['default'] / median_fd['dcgan']:.3f}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--budget", type=float, default=600, help="training seconds per configuration")
     parser.add_argument("--n", type=int, default=10_000, help="samples for the final scores")
     parser.add_argument("--eval-every", type=float, default=60, help="seconds of training between curve points")
     parser.add_argument("--only", default="default,dcgan,wgan-gp", help="comma-separated configurations to run")
+    parser.add_argument("--seeds", default="0", help="comma-separated seeds; each configuration runs once per seed")
+    parser.add_argument("--log", type=Path, help="JSON lines file: append each run, report on all runs in it")
     parser.add_argument("--data-dir", type=Path, help="folder with the Fashion-MNIST IDX files")
     parser.add_argument("--recipe", nargs="*", default=[], metavar="FIELD=VALUE", help="change the default recipe")
     args = parser.parse_args()
     recipe = Recipe(**parse_overrides(args.recipe))
     if args.recipe:
         print(f"recipe: {recipe}")
+    names = args.only.split(",")
+    if unknown := set(names) - set(NAMES):
+        raise SystemExit(f"--only: unknown configuration(s) {sorted(unknown)}; choose from {', '.join(NAMES)}")
+    seeds = [int(seed) for seed in args.seeds.split(",")]
 
     data = load_data("fashion-mnist", args.data_dir)
     test = load_idx_dataset("fashion-mnist", args.data_dir, "test")
@@ -135,49 +210,19 @@ def main():
     real = metrics.embed(classifier, test.images[: args.n])
     floor = metrics.compare(real, metrics.embed(classifier, data.images[: args.n]))
 
-    results = {}
-    for name in args.only.split(","):
-        build, batch_size, sample = configurations(recipe)[name]
-        keras.utils.set_random_seed(0)
-        model = build()
-
-        def measure(model, n, sample=sample):
-            return metrics.frechet_distance(real[0], metrics.embed(classifier, sample(model, n))[0])
-
-        budget = TrainingBudget(args.budget, args.eval_every, measure)
-        steps = len(data.images) // batch_size
-        model.fit(make_dataset(data, batch_size, seed=0), epochs=10**6, steps_per_epoch=steps, verbose=0,
-                  shuffle=False, callbacks=[budget])  # fmt: skip
-        fake_images = sample(model, args.n)
-        labels = labels_for_seeds(range(args.n), getattr(model, "num_classes", None))
-        scores = metrics.compare(real, metrics.embed(classifier, fake_images), labels)
-        speed = budget.steps * batch_size / budget.train_seconds
-        results[name] = {**scores, "steps": budget.steps, "images_per_s": speed, "curve": budget.curve}
-        print(f"{NAMES[name]}: {results[name]}", flush=True)
-
-    print(
-        f"\n{args.budget:.0f} s of training each on {os.cpu_count()} CPUs; scores on {args.n} samples vs the test set"
-    )
-    header = f"{'configuration':<20}{'FD':>8}{'KID×1000':>10}{'precision':>10}{'recall':>8}{'entropy':>9}{'match':>7}"
-    print(f"{header}{'steps':>7}{'img/s':>7}")
-    for name, r in results.items():
-        match = f"{r['class_match']:>7.3f}" if "class_match" in r else f"{'—':>7}"
-        print(f"{NAMES[name]:<20}{r['fd']:>8.2f}{r['kid_x1000']:>10.1f}{r['precision']:>10.3f}{r['recall']:>8.3f}"
-              f"{r['class_entropy']:>9.3f}{match}{r['steps']:>7}{r['images_per_s']:>7.0f}")  # fmt: skip
-    print(f"{'real vs real (floor)':<20}{floor['fd']:>8.2f}{floor['kid_x1000']:>10.1f}{floor['precision']:>10.3f}"
-          f"{floor['recall']:>8.3f}{floor['class_entropy']:>9.3f}")  # fmt: skip
-    if "dcgan" in results:
-        final, best = results["dcgan"]["curve"][-1][2], min(fd for _, _, fd in results["dcgan"]["curve"])
-        for label, target in (("final", final), ("best", best)):
-            print(f"\nTraining time to reach the keras.io DCGAN's {label} {CURVE_SAMPLES}-sample FD ({target:.2f}):")
-            for name, r in results.items():
-                reached = next((seconds for seconds, _, fd in r["curve"] if fd <= target), None)
-                print(f"  {NAMES[name]:<20} {'not reached' if reached is None else f'{reached} s'}")
-    print("\nCurves (training seconds, FD on 2,000 samples):")
-    for name, r in results.items():
-        print(f"  {NAMES[name]:<20} {[(s, round(fd, 1)) for s, _, fd in r['curve']]}")
-    if "default" in results and "dcgan" in results:
-        print(f"\nDefault recipe FD / keras.io DCGAN FD = {results['default']['fd'] / results['dcgan']['fd']:.3f}")
+    runs = []
+    for name in names:
+        for seed in seeds:
+            run = train_and_score(name, seed, recipe, args, data, real, classifier)
+            print(f"{NAMES[name]}, seed {seed}: {run}", flush=True)
+            runs.append(run)
+            if args.log:
+                with args.log.open("a") as log:
+                    log.write(json.dumps(run) + "\n")
+    if args.log:
+        logged = [json.loads(line) for line in args.log.read_text().splitlines() if line.strip()]
+        runs = [r for r in logged if r["budget"] == args.budget and r["n"] == args.n]
+    print_report(runs, floor, args)
 
 
 if __name__ == "__main__":
