@@ -3,6 +3,7 @@
     python bench/quality.py [--budget 600] [--n 10000] [--eval-every 60] [--only default,dcgan,wgan-gp]
     python bench/quality.py --only default --recipe conditional=false ema=0   # try a recipe change
     python bench/quality.py --only default,dcgan --seeds 0,1,2 --log runs/quality.jsonl
+    python bench/quality.py --only default --images 2000 --recipe augment=color,translation,cutout
 
 Each configuration trains through `model.fit` on the same Fashion-MNIST pipeline, at its
 published batch size and hyperparameters, for --budget seconds of training (the time spent
@@ -15,6 +16,9 @@ With several --seeds each configuration is trained once per seed (weights, data 
 latents) and compared by its median. With --log, every finished run is appended to a JSON
 lines file and the table covers all runs in it with the same budget and sample count, so
 runs from several invocations add up.
+
+--images N trains on the first N training images only: the small-data setting that
+differentiable augmentation (`augment=...`) is for.
 """
 
 import argparse
@@ -24,6 +28,7 @@ import os
 import statistics
 import sys
 import time
+import typing
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -77,15 +82,13 @@ def parse_overrides(pairs: list[str]) -> dict:
         name, _, text = pair.partition("=")
         if name not in fields:
             raise SystemExit(f"--recipe: unknown field {name!r}; fields: {', '.join(fields)}")
-        default = fields[name].default
+        kind = next(t for t in (*typing.get_args(fields[name].type), fields[name].type) if t is not type(None))
         if text.lower() in ("none", "null"):
             overrides[name] = None
-        elif isinstance(default, bool):
+        elif kind is bool:
             overrides[name] = text.lower() in ("1", "true", "yes")
-        elif isinstance(default, (int, str)):
-            overrides[name] = type(default)(text)
         else:
-            overrides[name] = float(text)
+            overrides[name] = kind(text)
     return overrides
 
 
@@ -142,6 +145,8 @@ def train_and_score(name, seed, recipe, args, data, real, classifier) -> dict:
     scores = metrics.compare(real, metrics.embed(classifier, fake_images), labels)
     return {
         "name": name,
+        "variant": " ".join(args.recipe) if name == "default" else "",
+        "images": len(data.images),
         "seed": seed,
         "budget": args.budget,
         "n": args.n,
@@ -153,36 +158,45 @@ def train_and_score(name, seed, recipe, args, data, real, classifier) -> dict:
     }
 
 
+def label(run: dict) -> str:
+    """The configuration's name, with the recipe changes of a default-recipe variant in brackets."""
+    return NAMES[run["name"]] + (f" [{run['variant']}]" if run.get("variant") else "")
+
+
 def print_report(runs: list[dict], floor: dict, args) -> None:
+    width = max(len(label(r)) for r in runs) + 2
     print(f"\n{args.budget:.0f} s of training each on {os.cpu_count()} CPUs; scores on {args.n} samples vs test images")
-    header = f"{'configuration':<20}{'seed':>5}{'FD':>8}{'KID×1000':>10}{'precision':>10}{'recall':>8}{'entropy':>9}"
-    print(f"{header}{'match':>7}{'steps':>7}{'img/s':>7}")
+    header = f"{'configuration':<{width}}{'seed':>5}{'FD':>8}{'KID×1000':>10}{'precision':>10}{'recall':>8}"
+    print(f"{header}{'entropy':>9}{'match':>7}{'steps':>7}{'img/s':>7}")
     for r in runs:
         match = f"{r['class_match']:>7.3f}" if "class_match" in r else f"{'—':>7}"
-        print(f"{NAMES[r['name']]:<20}{r['seed']:>5}{r['fd']:>8.2f}{r['kid_x1000']:>10.1f}{r['precision']:>10.3f}"
+        print(f"{label(r):<{width}}{r['seed']:>5}{r['fd']:>8.2f}{r['kid_x1000']:>10.1f}{r['precision']:>10.3f}"
               f"{r['recall']:>8.3f}{r['class_entropy']:>9.3f}{match}{r['steps']:>7}"
               f"{r['images_per_s']:>7.0f}")  # fmt: skip
-    print(f"{'real vs real (floor)':<25}{floor['fd']:>8.2f}{floor['kid_x1000']:>10.1f}{floor['precision']:>10.3f}"
-          f"{floor['recall']:>8.3f}{floor['class_entropy']:>9.3f}")  # fmt: skip
+    print(f"{'real vs real (floor)':<{width + 5}}{floor['fd']:>8.2f}{floor['kid_x1000']:>10.1f}"
+          f"{floor['precision']:>10.3f}{floor['recall']:>8.3f}{floor['class_entropy']:>9.3f}")  # fmt: skip
 
-    by_name = {}
+    groups = {}
     for r in runs:
-        by_name.setdefault(r["name"], []).append(r)
-    median_fd = {name: statistics.median(r["fd"] for r in group) for name, group in by_name.items()}
+        groups.setdefault(label(r), []).append(r)
+    median_fd = {name: statistics.median(r["fd"] for r in group) for name, group in groups.items()}
     print("\nMedian FD over seeds:")
-    for name, group in by_name.items():
-        print(f"  {NAMES[name]:<20} {median_fd[name]:8.2f}  ({len(group)} seeds: {sorted(r['seed'] for r in group)})")
-    if "dcgan" in by_name:
-        target = statistics.median(r["curve"][-1][2] for r in by_name["dcgan"])
+    for name, group in groups.items():
+        print(f"  {name:<{width}} {median_fd[name]:8.2f}  (seeds {sorted(r['seed'] for r in group)})")
+    dcgan = groups.get(NAMES["dcgan"])
+    if dcgan:
+        target = statistics.median(r["curve"][-1][2] for r in dcgan)
         print(f"\nTraining time to reach the keras.io DCGAN's median final {CURVE_SAMPLES}-sample FD ({target:.2f}):")
         for r in runs:
             reached = next((seconds for seconds, _, fd in r["curve"] if fd <= target), None)
-            print(f"  {NAMES[r['name']]:<20} seed {r['seed']}: {'not reached' if reached is None else f'{reached} s'}")
+            print(f"  {label(r):<{width}} seed {r['seed']}: {'not reached' if reached is None else f'{reached} s'}")
     print(f"\nCurves (training seconds, FD on {CURVE_SAMPLES:,} samples):")
     for r in runs:
-        print(f"  {NAMES[r['name']]:<20} seed {r['seed']}: {[(s, round(fd, 1)) for s, _, fd in r['curve']]}")
-    if "default" in median_fd and "dcgan" in median_fd:
-        print(f"\nDefault recipe FD / keras.io DCGAN FD (medians) = {median_fd['default'] / median_fd['dcgan']:.3f}")
+        print(f"  {label(r):<{width}} seed {r['seed']}: {[(s, round(fd, 1)) for s, _, fd in r['curve']]}")
+    if dcgan:
+        for name in (name for name in groups if name.startswith(NAMES["default"])):
+            ratio = median_fd[name] / median_fd[NAMES["dcgan"]]
+            print(f"\n{name} FD / keras.io DCGAN FD (medians) = {ratio:.3f}")
 
 
 def main():
@@ -193,6 +207,7 @@ def main():
     parser.add_argument("--only", default="default,dcgan,wgan-gp", help="comma-separated configurations to run")
     parser.add_argument("--seeds", default="0", help="comma-separated seeds; each configuration runs once per seed")
     parser.add_argument("--log", type=Path, help="JSON lines file: append each run, report on all runs in it")
+    parser.add_argument("--images", type=int, help="train on the first N training images only (default: all)")
     parser.add_argument("--data-dir", type=Path, help="folder with the Fashion-MNIST IDX files")
     parser.add_argument("--recipe", nargs="*", default=[], metavar="FIELD=VALUE", help="change the default recipe")
     args = parser.parse_args()
@@ -209,19 +224,22 @@ def main():
     classifier = metrics.load_classifier()
     real = metrics.embed(classifier, test.images[: args.n])
     floor = metrics.compare(real, metrics.embed(classifier, data.images[: args.n]))
+    if args.images:
+        data = dataclasses.replace(data, images=data.images[: args.images], labels=data.labels[: args.images])
 
     runs = []
     for name in names:
         for seed in seeds:
             run = train_and_score(name, seed, recipe, args, data, real, classifier)
-            print(f"{NAMES[name]}, seed {seed}: {run}", flush=True)
+            print(f"{label(run)}, seed {seed}: {run}", flush=True)
             runs.append(run)
             if args.log:
                 with args.log.open("a") as log:
                     log.write(json.dumps(run) + "\n")
     if args.log:
         logged = [json.loads(line) for line in args.log.read_text().splitlines() if line.strip()]
-        runs = [r for r in logged if r["budget"] == args.budget and r["n"] == args.n]
+        same = ("budget", "n", "images")
+        runs = [r for r in logged if all(r.get(key) == runs[-1][key] for key in same)]
     print_report(runs, floor, args)
 
 
