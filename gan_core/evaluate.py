@@ -1,11 +1,14 @@
 """Score a generator against Fashion-MNIST, and train the classifier the scores are computed with.
 
     python -m gan_core.evaluate MODEL_OR_RUN [--n 10000]     # a folder, a run, or hf://owner/name[@revision]
+    python -m gan_core.evaluate MODEL_FOLDER --write          # also store the scores in its gan.json
     python -m gan_core.evaluate --train-classifier            # writes gan_core/assets/…classifier.weights.h5
 
 Prints JSON: FD, KID ×1000, precision, recall, class entropy (and class match for a
 conditional model) of n generated images against n test images, and the same numbers for
 n training images against the test images — the real-vs-real floor no generator can beat.
+With --write the scores also go into the model's gan.json as `quality`, which the model
+card on the Hub and the app's About tab show.
 """
 
 import argparse
@@ -18,7 +21,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras
 
-from gan_core import hub, metrics
+from gan_core import hub, metrics, saved_model
 from gan_core.data import DataError, load_idx_dataset
 from gan_core.samples import images_for_first_seeds
 from gan_core.saved_model import ModelFolderError
@@ -69,11 +72,22 @@ def evaluate(source, n: int = 10_000, data_dir=None) -> dict:
     }
 
 
+def quality_metadata(report: dict) -> dict:
+    """The flat `quality` entry of gan.json for an `evaluate` report."""
+    return {
+        **{name: round(value, 4) for name, value in report["scores"].items()},
+        "n": report["n"],
+        "real_vs_real_fd": round(report["real_vs_real"]["fd"], 4),
+        "feature_space": "gan_core Fashion-MNIST classifier (not Inception)",
+    }
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m gan_core.evaluate", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     parser.add_argument("model", nargs="?", help="saved-model or run folder, or hf://owner/name[@revision]")
     parser.add_argument("--n", type=int, default=10_000, help="generated images to score (default: 10000)")
+    parser.add_argument("--write", action="store_true", help="store the scores in the model folder's gan.json")
     parser.add_argument("--data-dir", type=Path, help="folder with the Fashion-MNIST IDX files")
     parser.add_argument("--train-classifier", action="store_true", help="train and save the metric classifier")
     parser.add_argument("--epochs", type=int, default=10, help="classifier training epochs (default: 10)")
@@ -82,12 +96,18 @@ def main(argv=None) -> int:
         parser.error("give a MODEL to score, or --train-classifier, not both")
     if args.n < 2:
         parser.error(f"--n must be at least 2, got {args.n}")
+    if args.write and (args.model is None or args.model.startswith(hub.HF_PREFIX)):
+        parser.error("--write needs a local model folder (a Hub model is changed by pushing a new version)")
     try:
         if args.train_classifier:
             accuracy = train_classifier(args.data_dir, args.epochs)
             print(json.dumps({"classifier": str(metrics.CLASSIFIER_WEIGHTS), "test_accuracy": round(accuracy, 4)}))
         else:
-            print(json.dumps(evaluate(args.model, args.n, args.data_dir), indent=2))
+            report = evaluate(args.model, args.n, args.data_dir)
+            print(json.dumps(report, indent=2))
+            if args.write:
+                path = saved_model.update_metadata(args.model, {"quality": quality_metadata(report)})
+                print(f"Wrote the scores to {path}", file=sys.stderr)
     except (DataError, ModelFolderError, hub.HubError, FileNotFoundError) as error:
         print(f"gan_core.evaluate: error: {error}", file=sys.stderr)
         return 2

@@ -142,6 +142,16 @@ def read_metadata(folder) -> dict:
     return metadata
 
 
+def update_metadata(folder, updates: dict) -> Path:
+    """Merge `updates` into the `gan.json` of a saved-model folder; the old file stays whole until the new one is."""
+    folder = model_folder(folder)
+    metadata = {**read_metadata(folder), **updates}
+    staging = folder / f".{GAN_JSON}.partial-{os.getpid()}"
+    staging.write_text(json.dumps(metadata, indent=2) + "\n")
+    os.replace(staging, folder / GAN_JSON)
+    return folder / GAN_JSON
+
+
 def load(path) -> SavedGenerator:
     """Load the generator of a saved-model (or run) folder, with its metadata."""
     folder = model_folder(path)
