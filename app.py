@@ -254,10 +254,20 @@ class Explorer:
             f"**Training** {meta.get('epochs', '?')} epochs, {training.get('images_seen', '?')} images seen, "
             f"{training.get('train_seconds', '?')} s; final {training.get('final', {})}",
             f"**Recipe** `{json.dumps(meta.get('recipe', {}))}`",
+            self._quality_line(meta.get("quality")),
             "**Directions** SeFa eigenvalues: "
             + ", ".join(f"{value:.3g}" for value in self.eigenvalues[:NUM_DIRECTIONS]),
         ]
         return "\n\n".join(lines)
+
+    @staticmethod
+    def _quality_line(quality: dict | None) -> str:
+        if not quality:
+            return "**Quality** not measured (`python -m gan_core.evaluate MODEL --write` adds it)"
+        shown = ("fd", "precision", "recall", "class_match", "real_vs_real_fd")
+        return f"**Quality** on {quality.get('n', '?')} samples: " + ", ".join(
+            f"{name} {quality[name]}" for name in shown if name in quality
+        )
 
 
 def load_explorer(source: str | None) -> Explorer:

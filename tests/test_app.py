@@ -1,4 +1,5 @@
 import json
+import shutil
 
 import gradio as gr
 import numpy as np
@@ -6,7 +7,7 @@ import pytest
 from PIL import Image
 
 import app
-from gan_core import latent, load
+from gan_core import latent, load, saved_model
 
 
 @pytest.fixture(scope="module")
@@ -183,6 +184,12 @@ def test_conditional_model_keeps_the_style_across_classes(conditional):
         conditional.interpolate(1, 2, shirt_json, bag_json, 3, "slerp", None)
     strip, _ = conditional.interpolate(1, 2, "", "", 3, "slerp", "Boot")
     assert strip.ndim == 2
+    strengths = [2.0] + [0.0] * (app.NUM_DIRECTIONS - 1)
+    steered_shirt, shirt_steered_json = conditional.steer(4, "", "Shirt", *strengths)
+    steered_bag, bag_steered_json = conditional.steer(4, "", "Bag", *strengths)
+    assert steered_shirt.tobytes() != steered_bag.tobytes()
+    assert json.loads(bag_steered_json)["label"] == 1
+    assert json.loads(shirt_steered_json)["latent"] == json.loads(bag_steered_json)["latent"]
 
 
 def test_a_source_that_fails_falls_back_to_the_bundled_model(tiny_model_dir, monkeypatch, tmp_path):
@@ -199,3 +206,11 @@ def test_about_tells_what_the_model_is(explorer):
     assert "tiny" in text and "16 dimensions" in text and "unconditional" in text and "SeFa" in text
     info = explorer.model_info()
     assert info["model_id"] == explorer.generator.model_id and info["latent_dim"] == 16
+    assert "**Quality** not measured" in text
+
+
+def test_about_shows_the_measured_quality(tiny_model_dir, tmp_path):
+    model = shutil.copytree(tiny_model_dir, tmp_path / "model")
+    saved_model.update_metadata(model, {"quality": {"fd": 12.5, "recall": 0.4, "n": 100, "class_entropy": 2.3}})
+    text = app.Explorer(load(model), "measured").about_markdown()
+    assert "**Quality** on 100 samples: fd 12.5, recall 0.4" in text
