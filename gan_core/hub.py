@@ -103,7 +103,7 @@ def check_can_push(repo_id: str) -> None:
         raise _explain(error, f"Cannot push to {repo_id}") from error
 
 
-def model_card(metadata: dict, repo_id: str) -> ModelCard:
+def model_card(metadata: dict, repo_id: str, with_gan_keras: bool = True) -> ModelCard:
     """A model card: Hub metadata, the sample grid, how it was trained, how well, and how to use it."""
     dataset = metadata.get("dataset", "unknown")
     card_data = ModelCardData(
@@ -151,7 +151,9 @@ def model_card(metadata: dict, repo_id: str) -> ModelCard:
         f'```python\nimport keras\nimport numpy as np\n\ngenerator = keras.saving.load_model("hf://{repo_id}")\n'
         f'z = np.random.default_rng(0).standard_normal((16, {metadata["latent_dim"]})).astype("float32"){labels}\n'
         f"images = (generator.predict({inputs}) + 1) * 127.5  # [-1, 1] → [0, 255]\n```",
-        "`gan.keras` holds the whole GAN (both networks and optimizer state) to continue training with gan_core.",
+        "`gan.keras` holds the whole GAN (both networks and optimizer state) to continue training with gan_core."
+        if with_gan_keras
+        else "This repository holds the generator only (no `gan.keras`): it samples, but cannot be trained further.",
     ]
     return ModelCard(f"---\n{card_data.to_yaml()}\n---\n\n" + "\n\n".join(sections) + "\n")
 
@@ -183,7 +185,7 @@ def push(
     with tempfile.TemporaryDirectory(prefix="gan-push-") as staging:
         upload = Path(staging) / "model"
         shutil.copytree(folder, upload, copy_function=_link_or_copy)
-        model_card(metadata, repo_id).save(upload / "README.md")
+        model_card(metadata, repo_id, (folder / saved_model.GAN_KERAS).exists()).save(upload / "README.md")
         try:
             api.create_repo(repo_id, private=private, exist_ok=True)
             if revision:

@@ -6,6 +6,7 @@ Gradio import it), so every Hub client here runs in a subprocess with the stand-
 
 import hashlib
 import json
+import shutil
 import subprocess
 import sys
 
@@ -232,3 +233,11 @@ def test_the_app_serves_a_hub_model_and_falls_back_from_a_broken_one(fake_hub, f
     with running_app("hf://alice/missing", env=fake_hub.client_env(tmp_path / "app-home")) as url:
         info = Client(url, verbose=False).predict(api_name="/model_info")
     assert info["source"].startswith("bundled") and "the repository does not exist" in info["warning"]
+
+
+def test_a_generator_only_folder_is_published_with_a_card_that_says_so(fake_hub, first_model, tmp_path):
+    folder = shutil.copytree(first_model, tmp_path / "generator-only", ignore=shutil.ignore_patterns("gan.keras"))
+    pushed = run(fake_hub.client_env(tmp_path / "home"), "-m", "gan_core.hub", "push", folder, "alice/sampler")
+    assert pushed.returncode == 0, pushed.stderr
+    card = fake_hub.files("alice/sampler")["README.md"].decode()
+    assert "holds the generator only (no `gan.keras`)" in card and "to continue training" not in card
