@@ -10,10 +10,15 @@ from gan_core.networks import build_discriminator, build_generator
 
 @dataclasses.dataclass(frozen=True)
 class Recipe:
-    """The default recipe trains a recognisable Fashion-MNIST DCGAN in ~20 min on 2 CPU cores.
+    """The default recipe: what `python train.py` trains, each choice measured on 2 CPU cores.
 
-    Width 64 gives ~1,000 training images/s there; batch 128 with Adam
-    (2e-4, β1 = 0.5) is the DCGAN paper's stable setting.
+    DCGAN networks at width 64 with batch 128 and Adam (2e-4, β1 = 0.5, the DCGAN
+    paper's stable setting) train about 920 images/s there, 4.6× the keras.io DCGAN.
+    On labelled data both networks see the class (projection discriminator), and
+    samples come from an EMA of the generator's weights with batch-norm statistics of
+    its own. In 600 s of training (bench/quality.py) these two take FD from 89.5 to
+    54.1 (seed 0; median of two seeds 60.8, 0.185× the keras.io DCGAN's) and let the
+    app ask for a class. Hinge loss, R1 and DiffAugment are options, not defaults.
     """
 
     latent_dim: int = 128
