@@ -309,7 +309,7 @@ def quality_callbacks(args, flags: dict, out: Path, model_metadata) -> list[kera
         )
 
         def save_best(gan, epoch, fd):
-            quality = {"fd": round(fd, 4), "fd_samples": args.fd_samples}
+            quality = {"fd": round(fd, 4), "n": args.fd_samples}
             saved_model.save(gan, best_dir, {**model_metadata(epoch + 1), "quality": quality})
 
         best = float("inf") if best is None else best

@@ -218,7 +218,7 @@ def test_fd_is_logged_and_the_best_model_kept(idx_dir, tmp_path):
         fds = [float(row["fd"]) for row in csv.DictReader(file)]
     assert len(fds) == 3 and all(np.isfinite(fds))
     best = gan_core.load(run_dir / "best").metadata
-    assert best["quality"] == {"fd": round(min(fds), 4), "fd_samples": 40}
+    assert best["quality"] == {"fd": round(min(fds), 4), "n": 40}
     assert best["epochs"] == 1 + fds.index(min(fds))
     assert any((run_dir / "tensorboard").rglob("events.out.tfevents.*"))
 
