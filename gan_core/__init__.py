@@ -4,6 +4,7 @@ Importing the package registers `GAN` with Keras, so
 `keras.saving.load_model("…/gan.keras")` works with `safe_mode=True`.
 """
 
+from gan_core import backend  # noqa: F401  (first: it starts TensorFlow, quietly)
 from gan_core.model import GAN
 from gan_core.saved_model import SavedGenerator, load
 

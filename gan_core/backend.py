@@ -1,10 +1,40 @@
 """The backend-specific part of gan_core (TensorFlow): gradient steps and compiled inference.
 
 Everything else is written with `keras.ops`; only this module knows how the
-backend records a forward pass and compiles a function.
+backend records a forward pass and compiles a function. It is imported
+before anything else in gan_core, so it is also where TensorFlow starts.
 """
 
-import tensorflow as tf
+import contextlib
+import os
+
+
+@contextlib.contextmanager
+def _native_stderr_dropped():
+    """Drop what native code writes to file descriptor 2 while TensorFlow starts.
+
+    TensorFlow's C++ start-up probes for CUDA and writes "Could not find cuda
+    drivers" and "failed call to cuInit" before any log level applies, on every
+    machine without a GPU. With TF_CPP_MIN_LOG_LEVEL set to 0 or 1 (asking for
+    TensorFlow's messages) nothing is dropped; Python errors are raised as usual.
+    """
+    if os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2") in ("0", "1"):
+        yield
+        return
+    saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
+
+
+with _native_stderr_dropped():
+    import tensorflow as tf
+
+    tf.config.list_logical_devices()  # the device probe, while its noise is dropped
 
 
 def minimize(loss_fn, variables, optimizer):

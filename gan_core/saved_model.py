@@ -24,7 +24,7 @@ import numpy as np
 
 from gan_core import backend
 from gan_core.latent import resolve_latents
-from gan_core.samples import generate_images, preview_grid, save_png
+from gan_core.samples import generate_images, preview_grid, save_png, to_uint8
 
 FORMAT = "gan_core.saved_model/1"
 GAN_JSON = "gan.json"
@@ -81,9 +81,36 @@ class SavedGenerator:
             self.generate(list(range(count)), labels=labels)
 
     def generate(self, seeds=None, *, latents=None, labels=None) -> np.ndarray:
-        """Images (uint8, NHWC) for the given seeds or latent vectors."""
+        """Images (uint8, NHWC) for the given seeds or latent vectors.
+
+        `labels` (conditional models) is a class index per image, or an (n, num_classes)
+        array of weights that mixes the classes' label embeddings: [[1 − t, t, 0, …]]
+        is t of the way from class 0 to class 1, for morphing one class into another.
+        """
         latents = resolve_latents(seeds, latents, self.latent_dim)
+        if labels is not None and np.ndim(labels) == 2:
+            return to_uint8(self._infer_mixed([latents, self._mixed_embeddings(labels, len(latents))]))
         return generate_images(self._infer, latents, labels, self.num_classes)
+
+    def _mixed_embeddings(self, weights, count: int) -> np.ndarray:
+        weights = np.asarray(weights, dtype="float32")
+        if not self.num_classes or weights.shape != (count, self.num_classes) or not np.all(np.isfinite(weights)):
+            raise ValueError(f"Class weights must be finite, of shape ({count}, {self.num_classes}) for this model.")
+        return weights @ self._label_embeddings
+
+    @functools.cached_property
+    def _label_embeddings(self) -> np.ndarray:
+        return keras.ops.convert_to_numpy(self._label_embedding_layer.embeddings)
+
+    @functools.cached_property
+    def _label_embedding_layer(self) -> keras.layers.Embedding:
+        return next(layer for layer in self.model.layers if isinstance(layer, keras.layers.Embedding))
+
+    @functools.cached_property
+    def _infer_mixed(self):
+        """The generator from (z, label embedding) on, so embeddings can be mixed between classes."""
+        z = self.model.inputs[0]
+        return backend.compile_inference(keras.Model([z, self._label_embedding_layer.output], self.model.output))
 
 
 def save(gan, folder, metadata: dict) -> Path:

@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 
@@ -69,3 +71,59 @@ def test_sefa_ignores_the_label_embedding_rows():
     directions, _ = latent.sefa_directions(kernel, 16)
     reference, _ = latent.sefa_directions(kernel[:16], 16)
     np.testing.assert_allclose(np.abs(directions @ reference.T).max(axis=1), 1.0, atol=1e-5)
+
+
+def test_slerp_through_a_zero_or_opposite_latent_is_the_straight_line_not_nan():
+    a = np.ones(4, dtype="float32")
+    for b in (np.zeros(4, dtype="float32"), -a):
+        path = latent.interpolate(a, b, 5, "slerp")
+        assert np.all(np.isfinite(path))
+        np.testing.assert_allclose(path, latent.interpolate(a, b, 5, "lerp"))
+
+
+def test_sefa_directions_point_the_same_way_whatever_sign_the_solver_gives():
+    kernel = np.random.default_rng(1).standard_normal((16, 32))
+    directions, _ = latent.sefa_directions(kernel, 16)
+    flipped, _ = latent.sefa_directions(-kernel, 16)  # same K Kᵀ
+    np.testing.assert_allclose(directions, flipped, atol=1e-5)
+    largest = directions[np.arange(len(directions)), np.abs(directions).argmax(axis=1)]
+    assert np.all(largest > 0)
+
+
+def test_arithmetic_results_go_back_on_the_shell():
+    z = latent.latents_from_seeds([1, 2, 3], 128)
+    raw = z[0] - z[1] + z[2]
+    assert np.linalg.norm(raw) == pytest.approx(np.sqrt(3 * 128), rel=0.15)
+    shelled = latent.to_shell(raw)
+    assert np.linalg.norm(shelled) == pytest.approx(np.sqrt(128), rel=1e-6)
+    np.testing.assert_allclose(shelled / np.linalg.norm(shelled), raw / np.linalg.norm(raw), atol=1e-6)
+    mean = latent.mean_latent([1, 2, 3, 4], 128)
+    np.testing.assert_allclose(mean, latent.latents_from_seeds([1, 2, 3, 4], 128).mean(axis=0))
+    with pytest.raises(ValueError, match="zero"):
+        latent.to_shell(np.zeros(8))
+
+
+def test_latent_json_round_trips_exactly_and_checks_what_it_reads():
+    z = latent.latent_from_seed(7, 16) * np.float32(1 / 3)
+    text = latent.latent_to_json(z, 2, "abc", ["a", "b", "c"])
+    back, label = latent.latent_from_json(text, "abc", 16, 3)
+    assert back.tobytes() == z.tobytes() and label == 2 and json.loads(text)["class"] == "c"
+    unconditional = latent.latent_to_json(z, None, "abc")
+    assert latent.latent_from_json(unconditional, "abc", 16, None)[1] is None
+    for bad in (unconditional, text.replace('"label": 2', '"label": true')):
+        with pytest.raises(ValueError, match="label must be a class index in 0 … 2"):
+            latent.latent_from_json(bad, "abc", 16, 3)
+    with pytest.raises(ValueError, match="belongs to another model"):
+        latent.latent_from_json(text, "xyz", 16, 3)
+    with pytest.raises(ValueError, match="this model is unconditional"):
+        latent.latent_from_json(text, "abc", 16, None)
+
+
+def test_latents_in_links_round_trip_exactly():
+    z = latent.latent_from_seed(3, 128) * np.float32(0.7)
+    text = latent.latent_to_text(z)
+    assert len(text) == 683 and set(text) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+    assert latent.latent_from_text(text, 128).tobytes() == z.tobytes()
+    infinite = latent.latent_to_text(np.full(128, np.inf, dtype="float32"))
+    with pytest.raises(ValueError, match="finite numbers only"):
+        latent.latent_from_text(infinite, 128)
