@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from gan_core.latent import labels_for_seeds
+from gan_core.latent import labels_for_seeds, latents_from_seeds
 
 
 def to_uint8(images) -> np.ndarray:
@@ -66,16 +66,22 @@ def preview_grid(generate, num_classes: int | None = None) -> np.ndarray:
     return image_grid(generate(list(range(64))), columns=8, scale=2)
 
 
-def images_for_first_seeds(generator, n: int, batch_size: int = 1000) -> tuple[np.ndarray, np.ndarray | None]:
-    """Images for seeds 0 … n−1 (and their labels, see `labels_for_seeds`) from anything with
-    `generate(seeds, labels=…)` and `num_classes`: the fixed sample that quality is measured on."""
-    seeds = np.arange(n)
-    labels = labels_for_seeds(seeds, generator.num_classes)
+def images_for_latents(generator, latents: np.ndarray, labels: np.ndarray | None = None, batch_size: int = 1000):
+    """Images for many latents (and a label each, for a conditional model) from anything with
+    `generate(latents=…, labels=…)`, `batch_size` at a time so memory stays bounded."""
     batches = [
         generator.generate(
-            seeds[start : start + batch_size].tolist(),
+            latents=latents[start : start + batch_size],
             labels=None if labels is None else labels[start : start + batch_size],
         )
-        for start in range(0, n, batch_size)
+        for start in range(0, len(latents), batch_size)
     ]
-    return np.concatenate(batches), labels
+    return np.concatenate(batches)
+
+
+def images_for_first_seeds(generator, n: int, batch_size: int = 1000) -> tuple[np.ndarray, np.ndarray | None]:
+    """Images for seeds 0 … n−1 (and their labels, see `labels_for_seeds`) from a generator
+    (see `images_for_latents`): the fixed sample that quality is measured on."""
+    seeds = np.arange(n)
+    labels = labels_for_seeds(seeds, generator.num_classes)
+    return images_for_latents(generator, latents_from_seeds(seeds, generator.latent_dim), labels, batch_size), labels
