@@ -78,12 +78,14 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_app(model: str, env: dict | None = None, timeout: float = 120):
-    """`python app.py` on a free loopback port with GAN_MODEL=model (in `env`, default: ours); yields its URL."""
+def running_app(model: str, env: dict | None = None, timeout: float = 120, log_path: Path | None = None):
+    """`python app.py` on a free loopback port with GAN_MODEL=model (in `env`, default: ours); yields its URL.
+    The server's output goes to `log_path` (default: a temporary file, shown if it fails to start)."""
     port = free_port()
-    env = {**(env or os.environ), "GAN_MODEL": model, "TF_CPP_MIN_LOG_LEVEL": "3", "GRADIO_ANALYTICS_ENABLED": "False"}
+    env = {**(env or os.environ), "GAN_MODEL": model, "GRADIO_ANALYTICS_ENABLED": "False"}
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)  # what a user's shell has: the app must be quiet by itself
     url = f"http://127.0.0.1:{port}/"
-    with tempfile.TemporaryFile("w+") as log:
+    with open(log_path, "w+") if log_path else tempfile.TemporaryFile("w+") as log:
         process = subprocess.Popen(
             [sys.executable, "app.py", "--port", str(port)], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT
         )

@@ -1,5 +1,8 @@
+"""The explorer's handlers, called as the UI and the API call them (no server)."""
+
 import json
 import shutil
+from pathlib import Path
 
 import gradio as gr
 import numpy as np
@@ -7,145 +10,274 @@ import pytest
 from PIL import Image
 
 import app
+from explorer import handlers, pictures, ui
+from explorer.handlers import Explorer
+from explorer.view import View
 from gan_core import latent, load, saved_model
+
+ZEROS = (0.0,) * handlers.NUM_DIRECTIONS
 
 
 @pytest.fixture(scope="module")
 def explorer(tiny_model_dir):
-    return app.Explorer(load(tiny_model_dir), "tiny")
+    return Explorer(load(tiny_model_dir), "tiny")
 
 
 @pytest.fixture(scope="module")
 def conditional(tiny_conditional_model_dir):
-    return app.Explorer(load(tiny_conditional_model_dir), "tiny-conditional")
+    return Explorer(load(tiny_conditional_model_dir), "tiny-conditional")
 
 
-def tile(grid, index, explorer, columns):
-    """Tile `index` of a captioned sample grid (tiles are 4 px apart, captions under them)."""
-    size = explorer.generator.image_shape[0] * explorer.scale
-    top = 4 + (index // columns) * (size + app.CAPTION_PIXELS + 4)
-    left = 4 + (index % columns) * (size + 4)
-    return grid[top : top + size, left : left + size]
+def pixels(path) -> np.ndarray:
+    return np.asarray(Image.open(path))
 
 
-def test_same_seed_gives_the_same_bytes(explorer):
-    first, latent_a = explorer.sample(123, 9, 0.8, None)
-    second, latent_b = explorer.sample(123, 9, 0.8, None)
-    assert first.dtype == np.uint8 and first.tobytes() == second.tobytes() and latent_a == latent_b
-    other, _ = explorer.sample(124, 9, 0.8, None)
-    assert other.tobytes() != first.tobytes()
-
-
-def test_sample_tiles_are_the_seeds_in_order_upscaled(explorer):
-    grid, exported = explorer.sample(10, 4, 0.7, None, 3)
-    expected = explorer.generator.generate(
-        latents=latent.truncate(latent.latents_from_seeds([10, 11, 12, 13], 16), 0.7)
-    )
-    scale = explorer.scale
-    assert scale == 4  # 28 px tiles become 112 px
-    for i in range(4):
-        np.testing.assert_array_equal(tile(grid, i, explorer, 4), expected[i, ..., 0].repeat(scale, 0).repeat(scale, 1))
-    data = json.loads(exported)
-    np.testing.assert_array_equal(np.float32(data["latent"]), latent.truncate(latent.latent_from_seed(12, 16), 0.7))
-
-
-def test_exported_latent_renders_bit_for_bit(explorer):
-    image, exported = explorer.steer(77, "", None, 1.5, -2.0, 0, 0, 0, 0, 0, 0.3)
-    assert explorer.render_latent(exported).tobytes() == image.tobytes()
-    grid, exported = explorer.sample(5, 2, 0.5, None, 2)
-    np.testing.assert_array_equal(explorer.render_latent(exported), tile(grid, 1, explorer, 2))
-    # and the JSON survives a second round trip unchanged
-    _, again = explorer.steer(0, exported, None, *[0] * 8)
-    assert json.loads(again)["latent"] == json.loads(exported)["latent"]
-
-
-def test_interpolation_starts_at_a_and_ends_at_b(explorer):
-    strip, gif_path = explorer.interpolate(3, 4, "", "", 5, "slerp", None)
-    frames = [np.asarray(frame.convert("L")) for frame in _gif_frames(gif_path)]
-    assert len(frames) == 5
-    np.testing.assert_array_equal(
-        frames[0], explorer.render_latent(explorer.latent_json(latent.latent_from_seed(3, 16), None))
-    )
-    np.testing.assert_array_equal(
-        frames[-1], explorer.render_latent(explorer.latent_json(latent.latent_from_seed(4, 16), None))
-    )
-    assert strip.shape == (2 + 112 + 2, 2 + 5 * (112 + 2))
-
-
-def test_interpolation_from_exported_latents(explorer):
-    _, a = explorer.sample(8, 1, 1.0, None)
-    lerp_strip, _ = explorer.interpolate(0, 0, a, "", 3, "lerp", None)
-    slerp_strip, _ = explorer.interpolate(0, 0, a, "", 3, "slerp", None)
-    assert lerp_strip.shape == slerp_strip.shape and lerp_strip.tobytes() != slerp_strip.tobytes()
-
-
-def _gif_frames(path):
+def gif_frames(path) -> list[np.ndarray]:
     with Image.open(path) as gif:
+        frames = []
         for index in range(gif.n_frames):
             gif.seek(index)
-            yield gif.copy()
+            frames.append(np.asarray(gif.convert("L")))
+        return frames
 
 
-def test_directions_are_orthonormal_and_move_the_image(explorer):
-    d = explorer.directions
-    assert d.shape == (8, 16)
-    np.testing.assert_allclose(d @ d.T, np.eye(8), atol=1e-5)
-    assert np.all(np.diff(explorer.eigenvalues) <= 0)
-    base, base_json = explorer.steer(9, "", None, *[0] * 8)
-    moved, moved_json = explorer.steer(9, "", None, 3, *[0] * 7)
-    assert base.tobytes() != moved.tobytes()
-    offset = np.float32(json.loads(moved_json)["latent"]) - np.float32(json.loads(base_json)["latent"])
-    np.testing.assert_allclose(offset, 3 * d[0], atol=1e-5)
+def drawn(explorer, z, label=None, pixels_wide=pictures.CURRENT_PIXELS) -> np.ndarray:
+    """What the generator draws for one latent, upscaled the way the app shows it (grey, HW)."""
+    labels = None if label is None else np.asarray([label])
+    return pictures.upscale(explorer.generator.generate(latents=z[None], labels=labels), pixels_wide)[0, ..., 0]
 
 
-def test_arithmetic_is_the_generator_at_a_minus_b_plus_c(explorer):
-    inputs, result, exported = explorer.arithmetic(1, 2, 3, None)
-    z = latent.latents_from_seeds([1, 2, 3], 16)
-    expected = explorer.generator.generate(latents=z[0] - z[1] + z[2])[0, ..., 0]
-    np.testing.assert_array_equal(result, expected.repeat(4, 0).repeat(4, 1))
-    np.testing.assert_array_equal(np.float32(json.loads(exported)["latent"]), z[0] - z[1] + z[2])
-    assert inputs.shape[1] == 4 + 3 * (112 + 4)
+def strengths(**set_) -> list[float]:
+    values = list(ZEROS)
+    for key, value in set_.items():
+        values[int(key[1:]) - 1] = value
+    return values
 
 
-def test_random_seed_is_in_range():
-    assert all(0 <= app.Explorer.random_seed() <= latent.MAX_SEED for _ in range(20))
+# ---- the current image ---------------------------------------------------------------------------
+
+
+def test_render_draws_psi_times_the_seed_plus_the_steering_large_and_crisp(explorer):
+    path, caption, exported, query = explorer.render(42, 0.7, None, "", *strengths(d1=1.5, d3=-2.0))
+    z = 0.7 * latent.latent_from_seed(42, 16) + 1.5 * explorer.directions[0] - 2.0 * explorer.directions[2]
+    np.testing.assert_allclose(json.loads(exported)["latent"], z, atol=1e-6)
+    image = pixels(path)
+    assert image.shape == (336, 336)  # 28 px × 12: at least 320 px, nearest neighbour
+    np.testing.assert_array_equal(image, drawn(explorer, np.float32(json.loads(exported)["latent"])))
+    assert Path(path).name == "seed-42-psi0.7-d1+1.5-d3-2.png"
+    assert caption == "seed 42 · ψ 0.7 · d1 +1.5 · d3 -2"
+    assert query == "seed=42&psi=0.7&d1=1.5&d3=-2"
+
+
+def test_downloads_are_named_for_what_they_show(conditional):
+    path, *_ = conditional.render(42, 1.0, "Bag", "", *ZEROS)
+    assert Path(path).name == "seed-42-bag.png"
+    gif = conditional.class_morph(conditional.render(7, 1.0, "Shirt", "", *ZEROS)[2], "Boot", 4)
+    assert Path(gif).name == "shirt-to-boot.gif"
+
+
+def test_two_renders_of_one_view_are_the_same_picture_in_different_files(explorer):
+    first, *rest_a = explorer.render(5, 1.0, None, "", *ZEROS)
+    second, *rest_b = explorer.render(5, 1.0, None, "", *ZEROS)
+    assert first != second and pixels(first).tobytes() == pixels(second).tobytes() and rest_a == rest_b
+
+
+@pytest.mark.parametrize("changed", ["seed", "psi", "class", "base", *[f"d{i + 1}" for i in range(8)]])
+def test_every_input_of_render_changes_the_picture(conditional, changed):
+    base_json = conditional.render(99, 1.0, "Boot", "", *ZEROS)[2]
+    inputs = {"seed": 3, "psi": 1.0, "class": "Shirt", "base": "", **{f"d{i + 1}": 0.0 for i in range(8)}}
+    new_value = {"seed": 4, "psi": 0.5, "class": "Bag", "base": base_json}.get(changed, 2.0)
+    before = conditional.render(*inputs.values())
+    after = conditional.render(*{**inputs, changed: new_value}.values())
+    assert pixels(before[0]).tobytes() != pixels(after[0]).tobytes()
+    assert before[2] != after[2] or changed == "class"
+
+
+def test_a_conditional_model_without_a_class_draws_seed_i_in_class_i_mod_classes(conditional):
+    assert conditional.render(4, 1.0, None, "", *ZEROS)[1] == "seed 4 · Bag"
+    assert conditional.render(4, 1.0, "", "", *ZEROS)[3] == "seed=4&class=Bag"
+
+
+def test_a_base_latent_keeps_its_class_unless_another_is_chosen(conditional):
+    bag = conditional.render(8, 1.0, "Bag", "", *ZEROS)
+    assert conditional.render(0, 1.0, None, bag[2], *ZEROS)[1] == "own latent · Bag"
+    assert pixels(conditional.render(0, 1.0, None, bag[2], *ZEROS)[0]).tobytes() == pixels(bag[0]).tobytes()
+    assert conditional.render(0, 1.0, "Boot", bag[2], *ZEROS)[1] == "own latent · Boot"
+
+
+def test_exported_latents_render_bit_for_bit(conditional):
+    path, _, exported, _ = conditional.render(77, 0.8, "Boot", "", *strengths(d2=1.0))
+    assert pixels(conditional.render_latent(exported)).tobytes() == pixels(path).tobytes()
+    again = conditional.render(0, 1.0, None, exported, *ZEROS)
+    assert again[2] == exported
+
+
+# ---- tools ---------------------------------------------------------------------------------------
+
+
+def test_previews_show_the_current_image_along_each_direction_between_the_slider_ends(explorer):
+    current = explorer.render(11, 1.0, None, "", *strengths(d2=1.0))
+    strips = explorer.previews(11, 1.0, None, "", *strengths(d2=1.0))
+    assert len(strips) == 8
+    z = np.float32(json.loads(current[2])["latent"])
+    low, high = explorer.limits[1]
+    frame = 56 + 2  # 28 px × 2 and 2 px padding
+    strip = pixels(strips[1])
+    assert strip.shape == (2 + 56 + 2, 2 + handlers.PREVIEW_STEPS * frame)
+    ends = {0: low, handlers.PREVIEW_STEPS - 1: high}
+    for index, strength in ends.items():
+        expected = drawn(explorer, z + (strength - 1.0) * explorer.directions[1], pixels_wide=56)
+        np.testing.assert_array_equal(strip[2:58, 2 + index * frame : 2 + index * frame + 56], expected)
+
+
+def test_the_class_grid_is_the_current_latent_in_every_class(conditional):
+    gallery = conditional.classes(5, 1.0, "Shirt", "", *strengths(d1=1.0))
+    _, _, exported, _ = conditional.render(5, 1.0, "Shirt", "", *strengths(d1=1.0))
+    z = np.float32(json.loads(exported)["latent"])
+    assert [caption for _, caption in gallery] == ["Shirt", "Bag", "Boot"]
+    for label, (path, _) in enumerate(gallery):
+        np.testing.assert_array_equal(pixels(path), drawn(conditional, z, label, pictures.TILE_PIXELS))
+    assert Path(gallery[1][0]).name == "seed-5-d1+1-bag.png"
+
+
+def test_samples_are_consecutive_seeds_in_the_class_or_in_every_class(conditional):
+    gallery = conditional.samples(10, 4, 0.9, "Boot")
+    assert [caption for _, caption in gallery] == [f"seed {s} · Boot · ψ 0.9" for s in (10, 11, 12, 13)]
+    z = latent.truncate(latent.latent_from_seed(12, 16), 0.9)
+    np.testing.assert_array_equal(pixels(gallery[2][0]), drawn(conditional, z, 2, pictures.TILE_PIXELS))
+    mixed = conditional.samples(10, 3, 1.0, None)
+    assert [caption for _, caption in mixed] == ["seed 10 · Bag", "seed 11 · Boot", "seed 12 · Shirt"]
+
+
+def test_class_morph_keeps_z_and_slides_the_label_embedding(conditional):
+    exported = conditional.render(6, 1.0, "Shirt", "", *ZEROS)[2]
+    z = np.float32(json.loads(exported)["latent"])
+    frames = gif_frames(conditional.class_morph(exported, "Boot", 5))
+    assert len(frames) == 5 + 3  # forwards, then back without repeating the ends
+    weights = np.asarray([[1 - t, 0, t] for t in np.linspace(0, 1, 5)], dtype="float32")
+    expected = pictures.upscale(conditional.generator.generate(latents=np.repeat(z[None], 5, 0), labels=weights), 224)
+    for frame, image in zip(frames[:5], expected[..., 0], strict=True):
+        np.testing.assert_array_equal(frame, image)
+    np.testing.assert_array_equal(frames[0], drawn(conditional, z, 0, 224))
+    np.testing.assert_array_equal(frames[4], drawn(conditional, z, 2, 224))
+
+
+def test_interpolating_across_classes_morphs_the_class_instead_of_failing(conditional):
+    a = conditional.render(1, 1.0, "Shirt", "", *ZEROS)[2]
+    b = conditional.render(2, 1.0, "Bag", "", *ZEROS)[2]
+    gallery, gif = conditional.interpolate(a, b, 9, "slerp", None)
+    frames = gif_frames(gif)
+    assert len(gallery) == handlers.INTERPOLATION_TILES and len(frames) == 9 + 7
+    z_a, z_b = (np.float32(json.loads(text)["latent"]) for text in (a, b))
+    np.testing.assert_array_equal(frames[0], drawn(conditional, z_a, 0, 224))
+    np.testing.assert_array_equal(frames[8], drawn(conditional, z_b, 1, 224))
+    assert gallery[0][1] == "t = 0.00" and gallery[-1][1] == "t = 1.00"
+    assert Path(gif).name == "shirt-to-bag-slerp.gif"
+
+
+def test_an_interpolation_frame_is_the_point_t_of_the_way(conditional):
+    a, b = "5", conditional.render(9, 1.0, "Bag", "", *ZEROS)[2]
+    start, end = latent.latent_from_seed(5, 16), np.float32(json.loads(b)["latent"])
+    for t, label in ((0.0, "Boot"), (0.25, "Boot"), (1.0, "Bag")):
+        frame, class_name = conditional.interpolation_frame(a, b, "lerp", "Boot", t)
+        np.testing.assert_allclose(json.loads(frame)["latent"], (1 - t) * start + t * end, atol=1e-6)
+        assert class_name == label
+
+
+def test_arithmetic_puts_a_minus_b_plus_c_back_on_the_shell(explorer):
+    gallery, exported = explorer.arithmetic(1, "2", "3, 4, 5", None)
+    z = (
+        latent.latent_from_seed(1, 16)
+        - latent.latent_from_seed(2, 16)
+        + latent.mean_latent([3, 4, 5], 16) * (4 / np.linalg.norm(latent.mean_latent([3, 4, 5], 16)))
+    )
+    result = np.float32(json.loads(exported)["latent"])
+    assert np.linalg.norm(result) == pytest.approx(4.0, rel=1e-5)  # √16
+    np.testing.assert_allclose(result, z * 4 / np.linalg.norm(z), atol=1e-5)
+    assert [caption for _, caption in gallery] == ["A: seed 1", "B: seed 2", "C: mean of 3 seeds", "A − B + C"]
+    np.testing.assert_array_equal(pixels(gallery[3][0]), drawn(explorer, result, pixels_wide=pictures.TILE_PIXELS))
+    np.testing.assert_array_equal(
+        pixels(gallery[1][0]), drawn(explorer, latent.latent_from_seed(2, 16), pixels_wide=pictures.TILE_PIXELS)
+    )
+    assert Path(gallery[3][0]).name == "seed-1-seed-2-mean-of-3-seeds-3.png"
+
+
+def test_arithmetic_takes_exported_latents_and_keeps_as_class(conditional):
+    a = conditional.render(1, 1.0, "Boot", "", *ZEROS)[2]
+    _, exported = conditional.arithmetic(a, "2", "3", "Shirt")
+    assert json.loads(exported)["label"] == 2 and json.loads(exported)["class"] == "Boot"
+
+
+# ---- share links ---------------------------------------------------------------------------------
+
+
+def test_a_share_link_reopens_exactly_the_view(conditional):
+    for controls in [
+        (42, 0.8, "Bag", "", *strengths(d1=2.5)),
+        (0, 1.0, "Boot", conditional.arithmetic(1, 2, 3, "")[1], *strengths(d8=-1)),
+    ]:
+        path, _, _, query = conditional.render(*controls)
+        reopened = conditional.view_controls(conditional.open_link(query))
+        assert pixels(conditional.render(*reopened)[0]).tobytes() == pixels(path).tobytes()
+    assert conditional.open_link("?seed=42&class=Bag&d1=2.5") == View(42, 1.0, 1, None, (2.5, *ZEROS[1:]))
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("seed=-1", "The link's seed must be in 0 … 4294967295, got -1"),
+        ("seed=abc", "The link's seed must be a number, got 'abc'"),
+        ("seed=1.5", "The link's seed must be a whole number"),
+        ("seed=1&psi=9", "The link's psi must be in 0 … 2, got 9"),
+        ("seed=1&d1=99", "The link's d1 must be in -3 … 3, got 99"),
+        ("seed=1&d1=nan", "The link's d1 must be a finite number"),
+        ("seed=1&class=Hat", "Unknown class 'Hat' in the link; this model has Shirt, Bag, Boot"),
+        ("seed=1&colour=red", "Unknown link field 'colour'"),
+        ("z=AAAA", "A latent in a link must hold 16 float32 numbers, got 0.75"),
+        ("z=!!!", "URL-safe base64"),
+        ("seed=1&z=" + latent.latent_to_text(np.zeros(16)), "a seed or a latent (z), not both"),
+    ],
+)
+def test_a_bad_share_link_is_refused_with_a_message(conditional, query, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        conditional.open_link(query)
+
+
+# ---- bad input -----------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
     ("call", "message"),
     [
-        (lambda e: e.sample("abc", 4, 1.0, None), "Seed must be a number, got 'abc'"),
-        (lambda e: e.sample(float("nan"), 4, 1.0, None), "Seed must be a finite number"),
-        (lambda e: e.sample(-1, 4, 1.0, None), "Seed must be in 0 … 4294967295, got -1"),
-        (lambda e: e.sample(2**32, 4, 1.0, None), "Seed must be in 0 … 4294967295"),
-        (lambda e: e.sample(1.5, 4, 1.0, None), "Seed must be a whole number"),
-        (lambda e: e.sample(1, 0, 1.0, None), "Number of images must be in 1 … 64, got 0"),
-        (lambda e: e.sample(1, 65, 1.0, None), "Number of images must be in 1 … 64, got 65"),
-        (lambda e: e.sample(1, 4, 2.5, None), "Truncation ψ must be in 0 … 2, got 2.5"),
-        (lambda e: e.sample(1, 4, float("inf"), None), "Truncation ψ must be a finite number"),
-        (lambda e: e.sample(1, 4, None, None), "Truncation ψ must be a finite number, got None"),
-        (lambda e: e.sample(1, 4, 1.0, None, 5), "Tile to export must be in 1 … 4, got 5"),
-        (lambda e: e.sample(1, 4, 1.0, "Bag"), "unconditional"),
-        (lambda e: e.interpolate(1, 2, "", "", 1, "slerp", None), "Frames must be in 2 … 120, got 1"),
-        (lambda e: e.interpolate(1, 2, "", "", 121, "slerp", None), "Frames must be in 2 … 120, got 121"),
-        (lambda e: e.interpolate(1, 2, "", "", 5, "spline", None), "Interpolation must be one of slerp, lerp"),
-        (lambda e: e.steer(1, "", None, 6, 0, 0, 0, 0, 0, 0, 0), "Direction 1 must be in -5 … 5, got 6"),
-        (lambda e: e.steer(1, "", None, 0, 0), "Give 8 direction strengths, got 2"),
-        (lambda e: e.arithmetic(1, "x", 3, None), "Seed B must be a number"),
-        (lambda e: e.render_latent("{oops"), "not valid latent JSON"),
-        (lambda e: e.render_latent(None), "not valid latent JSON"),
-        (lambda e: e.render_latent('{"format": "something else"}'), "not a latent exported by this app"),
+        (lambda e: e.render("abc", 1, None, "", *ZEROS), "Seed must be a number, got 'abc'"),
+        (lambda e: e.render(float("nan"), 1, None, "", *ZEROS), "Seed must be a finite number"),
+        (lambda e: e.render(10**400, 1, None, "", *ZEROS), "Seed must be in 0 … 4294967295"),
+        (lambda e: e.render(1.5, 1, None, "", *ZEROS), "Seed must be a whole number"),
+        (lambda e: e.render(1, 2.5, None, "", *ZEROS), "Truncation ψ must be in 0 … 2, got 2.5"),
+        (lambda e: e.render(1, None, None, "", *ZEROS), "Truncation ψ must be a finite number, got None"),
+        (lambda e: e.render(1, 1, "Bag", "", *ZEROS), "unconditional"),
+        (lambda e: e.render(1, 1, None, "", 6, *ZEROS[1:]), "Direction 1 must be in -3 … 3, got 6"),
+        (lambda e: e.render(1, 1, None, "", 0, 0), "Give 8 direction strengths, got 2"),
+        (lambda e: e.render(1, 1, None, "{oops", *ZEROS), "Base latent: not valid latent JSON"),
+        (lambda e: e.samples(1, 0, 1.0, None), "Number of images must be in 1 … 64, got 0"),
+        (lambda e: e.samples(1, 65, 1.0, None), "Number of images must be in 1 … 64, got 65"),
+        (lambda e: e.interpolate(1, 2, 1, "slerp", None), "Frames must be in 2 … 120, got 1"),
+        (lambda e: e.interpolate(1, 2, 5, "spline", None), "Interpolation must be one of slerp, lerp, got 'spline'"),
+        (lambda e: e.interpolate(1, 2, 5, ["slerp"], None), "Interpolation must be one of slerp, lerp"),
+        (lambda e: e.interpolate("", 2, 5, "slerp", None), "A is empty"),
+        (lambda e: e.interpolate("1; 2", 2, 5, "slerp", None), "A must be a seed, seeds to average"),
+        (lambda e: e.arithmetic(1, 2, "1 " * 65, None), "C: average at most 64 seeds, got 65"),
+        (lambda e: e.arithmetic(1, 2**32, 3, None), "B's seed must be in 0 … 4294967295"),
+        (lambda e: e.class_morph("{}", "Bag", 5), "no classes to morph between"),
+        (lambda e: e.render_latent(None), "expected latent JSON text, got NoneType"),
+        (lambda e: e.render_latent("[" * 50_000 + "]" * 50_000), "nested too deeply"),
         (lambda e: e.render_latent("[" + "0, " * 60_000 + "0]"), "the latent JSON is too long"),
+        (lambda e: e.open_link(["seed"]), "A link query must be text"),
     ],
 )
-def test_bad_input_raises_a_clear_gr_error(explorer, call, message):
-    with pytest.raises(gr.Error, match=message.replace("(", r"\(")):
+def test_bad_input_raises_a_clear_value_error(explorer, call, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
         call(explorer)
-
-
-def _exported(explorer, **changes):
-    data = json.loads(explorer.sample(1, 1, 1.0, None)[1])
-    return json.dumps({**data, **changes})
 
 
 @pytest.mark.parametrize(
@@ -153,43 +285,59 @@ def _exported(explorer, **changes):
     [
         ({"model": "0123456789abcdef"}, "belongs to another model"),
         ({"latent": [0.5] * 15}, "list of 16 numbers"),
-        ({"latent": [0.5] * 15 + ["x"]}, "finite numbers only"),
+        ({"latent": [0.5] * 15 + ["x"]}, "numbers only"),
+        ({"latent": [0.5] * 15 + [1e39]}, "finite numbers only"),
         ({"latent": "not a list"}, "list of 16 numbers"),
-        ({"label": 2}, "unconditional, the label must be null"),
+        ({"label": True}, "label must be a class index in 0 … 2"),
+        ({"label": 3}, "label must be a class index in 0 … 2"),
     ],
 )
-def test_bad_latent_json_is_refused(explorer, changes, message):
-    with pytest.raises(gr.Error, match=message):
-        explorer.render_latent(_exported(explorer, **changes))
+def test_bad_latent_json_is_refused(conditional, changes, message):
+    data = {**json.loads(conditional.render(1, 1.0, "Bag", "", *ZEROS)[2]), **changes}
+    with pytest.raises(ValueError, match=message):
+        conditional.render_latent(json.dumps(data))
 
 
-def test_non_finite_latent_is_refused(explorer):
-    data = json.loads(_exported(explorer))
-    data["latent"][0] = float("nan")
-    with pytest.raises(gr.Error, match="finite numbers only"):
-        explorer.render_latent(json.dumps(data))
+def test_class_morph_needs_a_class_to_morph_into(conditional):
+    exported = conditional.render(1, 1.0, "Bag", "", *ZEROS)[2]
+    with pytest.raises(ValueError, match="Choose a class to morph into"):
+        conditional.class_morph(exported, "", 5)
+    with pytest.raises(ValueError, match="Unknown class 'Hat'; choose one of: Shirt, Bag, Boot"):
+        conditional.class_morph(exported, "Hat", 5)
 
 
-def test_conditional_model_keeps_the_style_across_classes(conditional):
-    assert conditional.generator.class_names == ["Shirt", "Bag", "Boot"]
-    shirt, shirt_json = conditional.sample(4, 1, 1.0, "Shirt")
-    bag, bag_json = conditional.sample(4, 1, 1.0, "Bag")
-    assert shirt.tobytes() != bag.tobytes()
-    assert json.loads(shirt_json)["latent"] == json.loads(bag_json)["latent"]
-    assert json.loads(bag_json)["label"] == 1 and json.loads(bag_json)["class"] == "Bag"
-    assert conditional.render_latent(bag_json).shape == (112, 112)
-    with pytest.raises(gr.Error, match="Unknown class 'Hat'; choose one of: Shirt, Bag, Boot"):
-        conditional.sample(4, 1, 1.0, "Hat")
-    with pytest.raises(gr.Error, match="same class"):
-        conditional.interpolate(1, 2, shirt_json, bag_json, 3, "slerp", None)
-    strip, _ = conditional.interpolate(1, 2, "", "", 3, "slerp", "Boot")
-    assert strip.ndim == 2
-    strengths = [2.0] + [0.0] * (app.NUM_DIRECTIONS - 1)
-    steered_shirt, shirt_steered_json = conditional.steer(4, "", "Shirt", *strengths)
-    steered_bag, bag_steered_json = conditional.steer(4, "", "Bag", *strengths)
-    assert steered_shirt.tobytes() != steered_bag.tobytes()
-    assert json.loads(bag_steered_json)["label"] == 1
-    assert json.loads(shirt_steered_json)["latent"] == json.loads(bag_steered_json)["latent"]
+def test_user_errors_become_one_log_line_and_a_gr_error_without_traceback(explorer, capsys):
+    render = ui.user_errors(explorer.render)
+    with pytest.raises(gr.Error) as error:
+        render(-5, 1.0, None, "", *ZEROS)
+    assert error.value.message == "Seed must be in 0 … 4294967295, got -5." and not error.value.print_exception
+    assert capsys.readouterr().err == "app.py: refused render: Seed must be in 0 … 4294967295, got -5.\n"
+    assert render.__name__ == "render" and render.__doc__ == explorer.render.__doc__
+
+
+def test_a_long_bad_value_is_shown_cut_short(explorer):
+    with pytest.raises(ValueError) as error:
+        explorer.interpolate("x" * 1_000_000, 2, 5, "slerp", None)
+    assert len(str(error.value)) < 200
+
+
+# ---- the model and its directions ----------------------------------------------------------------
+
+
+def test_directions_are_orthonormal_and_sliders_use_the_measured_limits(tiny_model_dir, tmp_path):
+    model = shutil.copytree(tiny_model_dir, tmp_path / "model")
+    explorer = Explorer(load(model), "tiny")
+    d = explorer.directions
+    np.testing.assert_allclose(d @ d.T, np.eye(8), atol=1e-5)
+    assert explorer.limits == [(-3.0, 3.0)] * 8 and not explorer.limits_measured
+    limits = [[-1.5 - i * 0.5, 2.0 + i] for i in range(8)]
+    saved_model.update_metadata(model, {"directions": {"count": 8, "limits": limits}})
+    measured = Explorer(load(model), "measured")
+    assert measured.limits_measured and measured.limits == [tuple(pair) for pair in limits]
+    with pytest.raises(ValueError, match=r"Direction 1 must be in -1\.5 … 2, got 2\.5"):
+        measured.render(1, 1.0, None, "", 2.5, *ZEROS[1:])
+    saved_model.update_metadata(model, {"directions": {"limits": [[1, 2]] * 8}})  # not around 0: ignored
+    assert Explorer(load(model), "bad").limits == [(-3.0, 3.0)] * 8
 
 
 def test_a_source_that_fails_falls_back_to_the_bundled_model(tiny_model_dir, monkeypatch, tmp_path):
@@ -204,13 +352,38 @@ def test_a_source_that_fails_falls_back_to_the_bundled_model(tiny_model_dir, mon
 def test_about_tells_what_the_model_is(explorer):
     text = explorer.about_markdown()
     assert "tiny" in text and "16 dimensions" in text and "unconditional" in text and "SeFa" in text
+    assert "±3, not measured for this model" in text and "**Quality** not measured" in text
     info = explorer.model_info()
     assert info["model_id"] == explorer.generator.model_id and info["latent_dim"] == 16
-    assert "**Quality** not measured" in text
 
 
 def test_about_shows_the_measured_quality(tiny_model_dir, tmp_path):
     model = shutil.copytree(tiny_model_dir, tmp_path / "model")
     saved_model.update_metadata(model, {"quality": {"fd": 12.5, "recall": 0.4, "n": 100, "class_entropy": 2.3}})
-    text = app.Explorer(load(model), "measured").about_markdown()
+    text = Explorer(load(model), "measured").about_markdown()
     assert "**Quality** on 100 samples: fd 12.5, recall 0.4" in text
+
+
+def test_files_are_kept_bounded_and_removed_on_close():
+    writer = pictures.FileWriter(kept=3)
+    paths = [writer.png(np.zeros((2, 2, 1), "uint8"), "same") for _ in range(5)]
+    assert [Path(path).exists() for path in paths] == [False, False, True, True, True]
+    assert len({Path(path).parent for path in paths}) == 5 and {Path(path).name for path in paths} == {"same.png"}
+    writer.close()
+    assert not writer.root.exists()
+
+
+def test_an_uploaded_latent_file_becomes_the_view_that_shows_it_exactly(conditional, tmp_path):
+    path, _, exported, _ = conditional.render(12, 0.6, "Bag", "", *strengths(d4=1.0))
+    upload = tmp_path / "latent.json"
+    upload.write_text(exported)
+    controls = conditional.latent_controls(conditional.read_latent_file(upload))
+    assert controls[1:3] == [1.0, "Bag"] and controls[4:] == list(ZEROS)
+    assert pixels(conditional.render(*controls)[0]).tobytes() == pixels(path).tobytes()
+    upload.write_bytes(b"\xff\xfe\x00binary")
+    with pytest.raises(ValueError, match="Cannot read the uploaded file as text"):
+        conditional.read_latent_file(upload)
+    upload.write_text("x" * 10**6)
+    assert len(conditional.read_latent_file(upload)) == latent.MAX_LATENT_JSON + 1  # then refused as too long
+    with pytest.raises(ValueError, match="too long"):
+        conditional.latent_controls(conditional.read_latent_file(upload))

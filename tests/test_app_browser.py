@@ -1,6 +1,10 @@
-"""The app in a real browser: headless Debian chromium driven by Playwright (never a downloaded browser)."""
+"""The app in a real browser on the bundled model: headless Debian chromium driven by Playwright (never a
+downloaded browser). Each flow saves a screenshot in artifacts/screenshots/ to look at."""
 
+import json
 import os
+import time
+import urllib.parse
 from pathlib import Path
 
 import pytest
@@ -11,6 +15,7 @@ SCREENSHOTS = REPO / "artifacts" / "screenshots"
 # Without these flags chromium keeps trying to reach Google's servers, which this sandbox refuses.
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
                   "--disable-background-networking", "--disable-component-update"]  # fmt: skip
+TIMEOUT_MS = 30_000
 
 if not CHROMIUM.exists():
     if os.environ.get("GAN_REQUIRE_BROWSER"):
@@ -21,58 +26,216 @@ sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
 
 
 @pytest.fixture(scope="module")
-def page(tiny_model_dir):
+def browser():
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    with running_app(str(tiny_model_dir)) as url, sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.goto(url)
-        page.wait_for_selector("#generate")
-        yield page
-        browser.close()
+    with running_app(str(REPO / "pretrained")) as url, sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS)
+        yield chromium, url
+        chromium.close()
 
 
-def image_source(page, element_id):
-    return page.locator(f"#{element_id} img").first.get_attribute("src")
+def open_page(browser, query: str = "", width: int = 1280):
+    chromium, url = browser
+    page = chromium.new_page(viewport={"width": width, "height": 900})
+    page.goto(url + query)
+    page.wait_for_selector("#current img", timeout=TIMEOUT_MS)
+    wait_for_caption(page, lambda text: text.startswith(("seed", "own latent")))
+    return page
 
 
-def assert_no_error_toast(page):
-    assert page.locator(".toast-body.error").count() == 0
+@pytest.fixture(scope="module")
+def page(browser):
+    page = open_page(browser)
+    yield page
+    page.close()
 
 
-def wait_for_new_image(page, element_id, before):
+def current_source(page) -> str:
+    return page.locator("#current img").first.get_attribute("src")
+
+
+def current_bytes(page) -> bytes:
+    return page.request.get(current_source(page)).body()
+
+
+def caption(page) -> str:
+    return page.locator("#caption").inner_text().strip()
+
+
+def wait_for_caption(page, condition):
+    deadline = time.time() + TIMEOUT_MS / 1000
+    while not condition(caption(page)):
+        assert time.time() < deadline, f"caption stayed {caption(page)!r}"
+        time.sleep(0.1)
+
+
+def wait_for_new_image(page, selector: str, before: str | None):
     page.wait_for_function(
-        "([id, before]) => document.querySelector(`#${id} img`)?.src !== before",
-        arg=[element_id, before],
-        timeout=30_000,
+        "([selector, before]) => { const img = document.querySelector(selector); return img && img.src !== before; }",
+        arg=[selector, before],
+        timeout=TIMEOUT_MS,
     )
 
 
-def test_generate_shows_an_image(page):
-    page.wait_for_selector("#grid img", timeout=30_000)  # the first grid comes with the page
-    before = image_source(page, "grid")
-    page.fill("#seed input", "12345")
-    page.click("#generate")
-    wait_for_new_image(page, "grid", before)
-    assert image_source(page, "grid") != before
+def assert_no_error_toast(page):
+    assert page.locator(".toast-body.error").count() == 0, page.locator(".toast-body").all_inner_texts()
+
+
+def test_the_page_opens_on_a_picture_and_every_class_of_it(page):
+    page.wait_for_selector("#class-grid img", timeout=TIMEOUT_MS)
+    captions = page.locator("#class-grid .gallery-item").all_inner_texts()
+    assert [text.strip() for text in captions][:3] == ["T-shirt/top", "Trouser", "Pullover"] and len(captions) == 10
+    assert caption(page) == "seed 0 · T-shirt/top"
+    box = page.locator("#current img").bounding_box()
+    assert box["width"] >= 300 and box["height"] >= 300
     assert_no_error_toast(page)
-    page.screenshot(path=SCREENSHOTS / "sample.png", full_page=True)
+    page.screenshot(path=SCREENSHOTS / "load-wide.png", full_page=True)
 
 
-def test_moving_a_direction_slider_changes_the_image(page):
+def test_clicking_a_class_makes_it_current(page):
+    before = current_source(page)
+    page.locator("#class-grid .gallery-item").nth(7).click()
+    wait_for_caption(page, lambda text: text == "seed 0 · Sneaker")
+    wait_for_new_image(page, "#current img", before)
+    assert "class=Sneaker" in page.input_value("#share textarea, #share input")
+    page.screenshot(path=SCREENSHOTS / "class-click.png", full_page=True)
+
+
+def test_typing_a_seed_and_choosing_a_class_rerender_at_once(page):
+    before = current_source(page)
+    page.fill("#seed input", "42")
+    wait_for_caption(page, lambda text: text.startswith("seed 42"))
+    wait_for_new_image(page, "#current img", before)
+    before = current_source(page)
+    page.locator("#seed input").press("ArrowUp")
+    wait_for_caption(page, lambda text: text.startswith("seed 43"))
+    wait_for_new_image(page, "#current img", before)
+    before = current_source(page)
+    page.locator("#class input").click()
+    page.get_by_role("option", name="Bag").click()
+    wait_for_caption(page, lambda text: text == "seed 43 · Bag")
+    wait_for_new_image(page, "#current img", before)
+    assert_no_error_toast(page)
+
+
+def test_dragging_a_direction_updates_the_picture_during_the_drag(page):
     page.get_by_role("tab", name="Directions").click()
     slider = page.locator("#direction-1 input[type=range]")
     slider.wait_for()
+    page.evaluate("""() => { window.seen = []; new MutationObserver(() => {
+        const src = document.querySelector('#current img')?.src;
+        if (src && src !== window.seen.at(-1)) window.seen.push(src); })
+      .observe(document.querySelector('#current'), {subtree: true, attributes: true, childList: true}); }""")
     box = slider.bounding_box()
-    middle_y = box["y"] + box["height"] / 2
-    page.mouse.click(box["x"] + box["width"] * 0.5, middle_y)  # release at 0: the base image
-    page.wait_for_selector("#steered img", timeout=30_000)
-    before = image_source(page, "steered")
-    page.mouse.move(box["x"] + box["width"] * 0.5, middle_y)
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] * 0.5, y)
     page.mouse.down()
-    page.mouse.move(box["x"] + box["width"] * 0.9, middle_y, steps=5)
+    start = time.perf_counter()
+    for step in range(1, 41):
+        page.mouse.move(box["x"] + box["width"] * (0.5 + 0.45 * step / 40), y)
+        page.wait_for_timeout(50)
+    during = page.evaluate("window.seen.length")
+    seconds = time.perf_counter() - start
     page.mouse.up()
-    wait_for_new_image(page, "steered", before)
-    assert image_source(page, "steered") != before
+    wait_for_caption(page, lambda text: "d1 +" in text)
+    (SCREENSHOTS / "drag-rate.json").write_text(json.dumps({"updates": during, "seconds": round(seconds, 2)}))
+    assert during >= 3, f"{during} picture updates during a {seconds:.1f}-s drag"
+    page.wait_for_selector("#preview-8 img", timeout=TIMEOUT_MS)  # the previews follow once the slider is still
+    page.wait_for_timeout(1000)
+    assert "d1+" in urllib.parse.unquote(
+        page.locator("#preview-1 img").get_attribute("src")
+    )  # they show the steered picture
     assert_no_error_toast(page)
-    page.screenshot(path=SCREENSHOTS / "directions.png", full_page=True)
+    page.screenshot(path=SCREENSHOTS / "directions-drag.png", full_page=True)
+
+
+def test_handing_two_classes_to_interpolate_morphs_between_them(page):
+    page.fill("#seed input", "5")
+    wait_for_caption(page, lambda text: text.startswith("seed 5 · Bag"))
+    page.get_by_role("tab", name="Interpolate").click()
+    before = page.locator("#interpolation-gif img").get_attribute("src")
+    page.click("#interpolate-use-a")
+    wait_for_new_image(page, "#interpolation-gif img", before)
+    page.get_by_role("tab", name="Classes").click()
+    page.locator("#class-grid .gallery-item").nth(9).click()
+    wait_for_caption(page, lambda text: text.startswith("seed 5 · Ankle boot"))
+    page.get_by_role("tab", name="Interpolate").click()
+    before = page.locator("#interpolation-gif img").get_attribute("src")
+    page.click("#interpolate-use-b")
+    wait_for_new_image(page, "#interpolation-gif img", before)
+    assert json.loads(page.input_value("#interpolate-b input"))["class"] == "Ankle boot"
+    assert json.loads(page.input_value("#interpolate-a input"))["class"] == "Bag"
+    assert_no_error_toast(page)
+    page.screenshot(path=SCREENSHOTS / "interpolate-across-classes.png", full_page=True)
+    before = current_source(page)
+    page.locator("#interpolation-frames .gallery-item").nth(7).click()
+    wait_for_caption(page, lambda text: text == "own latent · Ankle boot")
+    wait_for_new_image(page, "#current img", before)
+
+
+def test_arithmetic_makes_its_result_current(page):
+    page.get_by_role("tab", name="Arithmetic").click()
+    page.fill("#arithmetic-b input", "3, 8, 12")
+    before = current_source(page)
+    page.click("#arithmetic")
+    wait_for_new_image(page, "#current img", before)
+    assert caption(page).startswith("own latent")
+    assert_no_error_toast(page)
+    page.screenshot(path=SCREENSHOTS / "arithmetic.png", full_page=True)
+
+
+def test_an_uploaded_latent_file_becomes_the_current_picture(page, tmp_path):
+    page.get_by_text("Latent as JSON: copy, download, upload").click()  # open the side panel
+    upload = tmp_path / "mine.json"
+    upload.write_text(page.input_value("#latent textarea"))
+    expected = current_bytes(page)
+    page.fill("#seed input", "77")
+    wait_for_caption(page, lambda text: text.startswith("seed 77"))
+    page.locator("input[type=file]").first.set_input_files(upload)
+    wait_for_caption(page, lambda text: text.startswith("own latent"))
+    assert current_bytes(page) == expected
+    assert_no_error_toast(page)
+
+
+def test_a_share_link_reopens_the_same_picture(browser, page):
+    page.get_by_role("tab", name="Directions").click()
+    link = page.input_value("#share textarea, #share input")
+    assert "?" in link
+    expected = current_bytes(page)
+    shared = open_page(browser, "?" + link.split("?", 1)[1])
+    assert caption(shared) == caption(page) and current_bytes(shared) == expected
+    shared.screenshot(path=SCREENSHOTS / "shared-link.png", full_page=True)
+    shared.close()
+
+
+def test_a_bad_share_link_warns_and_shows_the_default_picture(browser):
+    page = open_page(browser, "?seed=-4&class=Hat")
+    page.wait_for_selector(".toast-body", timeout=TIMEOUT_MS)
+    assert "The link's seed must be in 0 … 4294967295, got -4" in page.locator(".toast-body").first.inner_text()
+    assert caption(page) == "seed 0 · T-shirt/top"
+    page.close()
+
+
+def open_tab(page, name: str):
+    """Click a tab, through Gradio's "More tabs" menu when it does not fit the width."""
+    tab = page.get_by_role("tab", name=name)
+    if not tab.is_visible():
+        page.click("button[aria-label='More tabs']")
+        tab = page.locator(".overflow-dropdown button", has_text=name)
+    tab.click()
+
+
+def test_at_400_px_the_picture_stays_above_its_controls_and_every_tool_is_reachable(browser):
+    page = open_page(browser, "?seed=7&class=Sneaker&d2=1", width=400)
+    image, seed = page.locator("#current img").bounding_box(), page.locator("#seed").bounding_box()
+    assert image["y"] + image["height"] <= seed["y"] and image["width"] >= 240
+    page.screenshot(path=SCREENSHOTS / "narrow-400.png", full_page=True)
+    for name, inside in (("Directions", "#direction-8"), ("Interpolate", "#interpolate"), ("Arithmetic", "#arithmetic"),
+                         ("Samples", "#sample-grid"), ("Classes", "#class-grid")):  # fmt: skip
+        open_tab(page, name)
+        page.locator(inside).wait_for(state="visible", timeout=TIMEOUT_MS)
+        if name == "Directions":
+            page.wait_for_timeout(1000)
+            page.screenshot(path=SCREENSHOTS / "narrow-400-directions.png", full_page=True)
+    assert_no_error_toast(page)
+    page.close()
