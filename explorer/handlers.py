@@ -26,7 +26,6 @@ NUM_DIRECTIONS = 8
 DEFAULT_LIMIT = 3.0  # a slider's bound when the model's gan.json has no measured limits
 PREVIEW_STEPS = 7  # frames in a direction's preview strip
 MAX_OPERAND_SEEDS = 64
-SEED_LIST = re.compile(r"\s*\d+(\s*[, ]\s*\d+)*\s*")
 
 
 def shown_frames(frames: int) -> np.ndarray:
@@ -81,7 +80,7 @@ class Explorer:
                 raise ValueError("This model is unconditional: it takes no class.")
             return None
         if class_name in (None, ""):
-            return seed % len(self.class_names)
+            return int(latents.labels_for_seeds([seed], len(self.class_names))[0])
         if not isinstance(class_name, str) or class_name not in self.class_names:
             raise ValueError(f"Unknown class {shown(class_name)}; choose one of: {', '.join(self.class_names)}.")
         return self.class_names.index(class_name)
@@ -110,16 +109,20 @@ class Explorer:
     def _operand(self, spec, class_name, name: str) -> tuple[np.ndarray, int | None, str]:
         """A latent, its class and a short name from a seed (`7`), seeds to average (`3, 8, 12`: their
         mean latent, put back on the shell) or a latent JSON."""
+        expected = f"{name} must be a seed, seeds to average (3, 8, 12) or a latent JSON"
         if isinstance(spec, int) and not isinstance(spec, bool):
             spec = str(spec)
-        if not isinstance(spec, str) or not spec.strip():
+        if not isinstance(spec, str):
+            raise ValueError(f"{expected}, got {shown(spec)}.")
+        if not spec.strip():
             raise ValueError(f"{name} is empty: give a seed, seeds to average (3, 8, 12) or a latent JSON.")
         if spec.lstrip().startswith("{"):
             z, label = self._latent(spec, name)
-            return z, label, "latent" if label is None else self.class_names[label]
-        if not SEED_LIST.fullmatch(spec):
-            raise ValueError(f"{name} must be a seed, seeds to average (3, 8, 12) or a latent JSON, got {shown(spec)}.")
-        seeds = [self._seed(int(text), f"{name}'s seed") for text in re.split(r"[, ]+", spec.strip())]
+            return z, label, View(0, 1.0, label, z).caption(self.class_names)
+        tokens = re.split(r"[\s,]+", spec.strip())
+        if not all(token.isdigit() for token in tokens):
+            raise ValueError(f"{expected}, got {shown(spec)}.")
+        seeds = [self._seed(token, f"{name}'s seed") for token in tokens]
         if len(seeds) > MAX_OPERAND_SEEDS:
             raise ValueError(f"{name}: average at most {MAX_OPERAND_SEEDS} seeds, got {len(seeds)}.")
         dim = self.generator.latent_dim
@@ -134,9 +137,7 @@ class Explorer:
     # ---- pictures --------------------------------------------------------------------------------
 
     def _images(self, z: np.ndarray, labels=None) -> np.ndarray:
-        """uint8 NHWC images of latents `z`; `labels` a class per image or class-mixing weights."""
-        if self.conditional and labels is not None and np.ndim(labels) == 0:
-            labels = [labels] * len(z)
+        """uint8 NHWC images of latents `z`; `labels` one class for all, a class each, or class-mixing weights."""
         return self.generator.generate(latents=z, labels=labels)
 
     def _mix(self, start: int | None, end: int | None, t: np.ndarray):
@@ -172,17 +173,14 @@ class Explorer:
     # ---- actions (one per API endpoint) -----------------------------------------------------------
 
     def render(self, seed, psi, class_name, base, *strengths):
-        """The current image; its caption, its latent as JSON, and the query of a link that reopens it."""
+        """The current image; its caption, its latent as JSON, the query of a link that reopens it, and the
+        latent as a file to download."""
         view = self.view(seed, psi, class_name, base, *strengths)
         z = view.latent(self.directions)
         image = pictures.upscale(self._images(z[None], view.label), pictures.CURRENT_PIXELS)[0]
-        caption = view.caption(self.class_names)
-        return (
-            self.files.png(image, view.stem(self.class_names)),
-            caption,
-            self.latent_json(z, view.label),
-            view.query(self.class_names),
-        )
+        stem, exported = view.stem(self.class_names), self.latent_json(z, view.label)
+        return (self.files.png(image, stem), view.caption(self.class_names), exported,
+                view.query(self.class_names), self.files.json(exported, stem))  # fmt: skip
 
     def previews(self, seed, psi, class_name, base, *strengths) -> list[str]:
         """For each direction, the current image at PREVIEW_STEPS slider positions from its low to its high end."""
@@ -212,23 +210,30 @@ class Explorer:
             for tile, name in zip(tiles, self.class_names, strict=True)
         ]
 
-    def samples(self, start, count, psi, class_name) -> list[tuple[str, str]]:
-        """Images of seeds start, start+1, … (a gallery: file, caption). Without a class, a conditional
-        model draws seed i in class i mod classes, so the grid shows every class."""
+    def samples(self, start, count, psi, class_name, every_class=False) -> list[tuple[str, str]]:
+        """Images of seeds start, start+1, … (a gallery: file, caption) in `class_name`. With `every_class`
+        (or no class), a conditional model draws seed i in class i mod classes: the grid shows every class."""
+        psi = number(psi, "Truncation ψ", *PSI_RANGE)
+        views = [View(seed, psi, label) for seed, label in self._sample_seeds(start, count, class_name, every_class)]
+        z = latents.truncate(latents.latents_from_seeds([view.seed for view in views], self.generator.latent_dim), psi)
+        labels = None if views[0].label is None else np.asarray([view.label for view in views])
+        tiles = pictures.upscale(self._images(z, labels), pictures.TILE_PIXELS)
+        return [(self.files.png(tile, view.stem(self.class_names)), view.caption(self.class_names))
+                for tile, view in zip(tiles, views, strict=True)]  # fmt: skip
+
+    def sample_pick(self, start, count, class_name, every_class, index) -> tuple[int, str | None]:
+        """The seed and class of tile `index` of the `samples` page drawn with these arguments."""
+        seeds = self._sample_seeds(start, count, class_name, every_class)
+        seed, label = seeds[number(index, "Tile", 0, len(seeds) - 1, integer=True)]
+        return seed, None if label is None else self.class_names[label]
+
+    def _sample_seeds(self, start, count, class_name, every_class) -> list[tuple[int, int | None]]:
+        if not isinstance(every_class, bool):
+            raise ValueError(f"Every class must be true or false, got {shown(every_class)}.")
         start = self._seed(start, "First seed")
         count = number(count, "Number of images", 1, MAX_IMAGES, integer=True)
-        psi = number(psi, "Truncation ψ", *PSI_RANGE)
         seeds = [(start + i) % (latents.MAX_SEED + 1) for i in range(count)]
-        labels = [self._label(class_name, seed) for seed in seeds]
-        z = latents.truncate(latents.latents_from_seeds(seeds, self.generator.latent_dim), psi)
-        tiles = pictures.upscale(
-            self._images(z, None if labels[0] is None else np.asarray(labels)), pictures.TILE_PIXELS
-        )
-        gallery = []
-        for tile, seed, label in zip(tiles, seeds, labels, strict=True):
-            view = View(seed, psi, label)
-            gallery.append((self.files.png(tile, view.stem(self.class_names)), view.caption(self.class_names)))
-        return gallery
+        return [(seed, self._label(None if every_class else class_name, seed)) for seed in seeds]
 
     def class_morph(self, latent_json, to_class, frames) -> str:
         """An animation of one latent morphing from its class into `to_class`: z stays, the label
@@ -241,7 +246,7 @@ class Explorer:
         target = self._label(to_class)
         frames = number(frames, "Frames", *FRAMES, integer=True)
         images = self._images(np.repeat(z[None], frames, axis=0), self._mix(label, target, np.linspace(0, 1, frames)))
-        stem = pictures.slug(self.class_names[label], "to", self.class_names[target])
+        stem = f"{View(0, 1.0, label, z).stem(self.class_names)}-to-{pictures.slug(self.class_names[target])}"
         return self.files.gif(pictures.upscale(images, pictures.TILE_PIXELS * 2), stem)
 
     def interpolate(self, a, b, frames, mode, class_name):
@@ -272,6 +277,13 @@ class Explorer:
         z = latents.INTERPOLATIONS[mode](start, end, np.asarray([t]))[0]
         label = label_a if t < 0.5 else label_b
         return self.latent_json(z, label), None if label is None else self.class_names[label]
+
+    def interpolation_tile(self, a, b, frames, mode, class_name, index):
+        """The latent (JSON) and class of tile `index` of the `interpolate` gallery drawn with these arguments."""
+        frames = number(frames, "Frames", *FRAMES, integer=True)
+        tiles = shown_frames(frames)
+        index = number(index, "Tile", 0, len(tiles) - 1, integer=True)
+        return self.interpolation_frame(a, b, mode, class_name, float(np.linspace(0.0, 1.0, frames)[tiles[index]]))
 
     def arithmetic(self, a, b, c, class_name):
         """A − B + C, put back on the shell where Gaussian latents live, drawn in A's class: the operands and

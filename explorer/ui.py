@@ -4,22 +4,28 @@ Every tool has a builder here that makes and wires its own components. The
 current image lives in `Current`: its controls (seed, ψ, class, the latent it
 starts from, the direction sliders) are the inputs of `/render`, and every tool
 that changes the picture sets them, then asks `Current` to show the result.
+What depends on the picture and costs more (direction previews, the class grid,
+the morph) follows once the controls are still, and only for the tab in view.
 Handlers raise ValueError for bad input; `user_errors` turns that into a
 `gr.Error` — one place, one log line, no traceback.
 """
 
+import contextlib
+import dataclasses
 import functools
 import inspect
 import sys
+from collections.abc import Callable
 
 import gradio as gr
 
 from explorer import pictures
-from explorer.handlers import FRAMES, PSI_RANGE, Explorer, shown_frames
+from explorer.handlers import FRAMES, PSI_RANGE, Explorer
 from gan_core import latent as latents
 
 LIVE = {"trigger_mode": "always_last", "show_progress": "hidden", "preprocess": False}
 PRIVATE = {"api_visibility": "private", "show_progress": "hidden"}
+IN_ORDER = {"concurrency_id": "current-picture", "concurrency_limit": 1}  # renders finish in the order asked
 SAMPLES_PER_PAGE = 16
 GALLERY_CLASSES = ["pixelated", "fit-gallery"]
 DATASET_NAMES = {"fashion-mnist": "Fashion-MNIST clothes and shoes", "mnist": "MNIST handwritten digits"}
@@ -65,6 +71,25 @@ def user_errors(fn):
     return checked
 
 
+def while_typing(fn, outputs: int, optional: tuple[int, ...] = (2, 3)):
+    """`fn` for a live UI event: while a box is empty (being typed into), change nothing instead of
+    refusing it; the API endpoints still refuse an empty value. Arguments at `optional` may be empty
+    (by default a view's class and base latent)."""
+
+    @functools.wraps(fn)
+    def complete(*args):
+        if any(value is None or value == "" for i, value in enumerate(args) if i not in optional):
+            return unchanged(outputs)
+        return fn(*args)
+
+    return complete
+
+
+def unchanged(outputs: int):
+    """What a handler returns to leave its `outputs` as they are."""
+    return gr.skip() if outputs == 1 else [gr.skip()] * outputs
+
+
 def with_direction_parameters(fn, count: int):
     """`fn(seed, psi, class_name, base, *strengths)` with its strengths named d1 … dK, for the API's docs."""
 
@@ -79,10 +104,27 @@ def with_direction_parameters(fn, count: int):
     return named
 
 
+def api_endpoint(fn, inputs, outputs, api_name: str, parent=None):
+    """A named API endpoint with the page's components as its types, triggered by the API only (its trigger,
+    a hidden button, goes into `parent` when given: tabs hold only tabs)."""
+    with parent or contextlib.nullcontext():
+        gr.Button(visible=False).click(user_errors(fn), inputs, outputs, api_name=api_name, preprocess=False)
+
+
+@dataclasses.dataclass
+class Follower:
+    """A handler refreshed once the picture settles, when its tab is in view."""
+
+    handler: Callable
+    inputs: list | None  # None: the current picture's controls
+    outputs: list
+    tab: str
+
+
 class Current:
     """The current image and its controls, in the left panel, shared by every tool."""
 
-    def __init__(self, explorer: Explorer):
+    def __init__(self, explorer: Explorer, first_tab: str):
         self.explorer = explorer
         names = explorer.class_names
         with gr.Column(scale=4, min_width=300, elem_id="current-panel"):
@@ -102,9 +144,9 @@ class Current:
                     precision=0,
                     minimum=0,
                     maximum=latents.MAX_SEED,
+                    scale=3,
                     info=f"Each seed is one latent: {explorer.generator.latent_dim} random numbers.",
                     elem_id="seed",
-                    scale=3,
                 )
                 self.random = gr.Button("Random seed", scale=1, min_width=90, elem_id="random-seed")
             self.class_name = gr.Dropdown(
@@ -133,10 +175,6 @@ class Current:
                     self.open_pasted = gr.Button("Open pasted latent", size="sm")
                     self.upload = gr.UploadButton("Upload .json", file_types=[".json"], size="sm")
                     self.download = gr.DownloadButton("Download .json", size="sm", elem_id="download-latent")
-        self.render = user_errors(with_direction_parameters(explorer.render, len(explorer.directions)))
-        self.base = gr.Textbox(visible=False)  # the latent the view starts from, when it is not a seed's
-        self.query = gr.Textbox(visible=False)
-        self.settle = gr.Button("refresh", elem_id="settle")
         self.sliders = [  # shown by the Directions tool
             gr.Slider(
                 low,
@@ -152,7 +190,14 @@ class Current:
             )
             for i, ((low, high), eigenvalue) in enumerate(zip(explorer.limits, explorer.eigenvalues, strict=True))
         ]
-        self.followers: list[tuple] = []  # (handler, inputs or None for the controls, outputs), run once settled
+        self.base = gr.Textbox(visible=False)  # the latent the view starts from, when it is not a seed's
+        self.query = gr.Textbox(visible=False)
+        self.tab = gr.State(first_tab)
+        self.settle = gr.Button("refresh", elem_id="settle")
+        self.followers: list[Follower] = []
+        self.live = user_errors(while_typing(explorer.render, len(self.outputs)))
+        render = with_direction_parameters(explorer.render, len(self.sliders))
+        api_endpoint(render, self.controls, self.outputs, "render")
 
     @property
     def controls(self) -> list:
@@ -161,69 +206,70 @@ class Current:
 
     @property
     def outputs(self) -> list:
-        return [self.image, self.caption, self.latent, self.query]
+        return [self.image, self.caption, self.latent, self.query, self.download]
 
     def show(self, event):
-        """After `event`, render the current image (and, once settled, everything that depends on it)."""
-        rendered = event.then(
-            self.render,
-            self.controls,
-            self.outputs,
-            **PRIVATE,
-            api_name="show_current",
-            preprocess=False,
-            trigger_mode="always_last",
+        """After `event` succeeds, render the current image; once settled, what depends on it follows."""
+        rendered = event.success(
+            self.live, self.controls, self.outputs, **PRIVATE, **IN_ORDER, preprocess=False, trigger_mode="always_last"
         )
-        rendered.then(None, js=SETTLE_JS)
-        return rendered
+        rendered.success(None, js=SETTLE_JS)
+
+    def follow(self, handler, outputs, tab: str, inputs: list | None = None):
+        """Refresh `outputs` with `handler` once the picture settles, when `tab` is in view."""
+        self.followers.append(Follower(handler, inputs, outputs if isinstance(outputs, list) else [outputs], tab))
+
+    def on_tab(self, tab_component, tab: str):
+        """Remember that `tab` is in view, and bring its followers up to date."""
+        tab_component.select(lambda: tab, None, self.tab, **PRIVATE).success(None, js=SETTLE_JS)
 
     def wire(self):
         ex = self.explorer
-        render = self.render
-        gr.on(
-            [slider.input for slider in self.sliders] + [self.psi.input],
-            render,
-            self.controls,
-            self.outputs,
-            api_name="render",
-            **LIVE,
-        ).then(None, js=SETTLE_JS)
-        gr.on([self.class_name.input], render, self.controls, self.outputs, **LIVE, api_visibility="private").then(
+        triggers = [slider.input for slider in self.sliders] + [self.psi.input, self.class_name.input]
+        gr.on(triggers, self.live, self.controls, self.outputs, **LIVE, **IN_ORDER, api_visibility="private").success(
             None, js=SETTLE_JS
-        )
-        from_seed = user_errors(
-            lambda seed, psi, name, _base, *strengths: ("", *ex.render(seed, psi, name, "", *strengths))
         )
         gr.on(
             [self.seed.input, self.seed.submit],
-            from_seed,
+            user_errors(while_typing(self.from_seed, 1 + len(self.outputs))),
             self.controls,
             [self.base, *self.outputs],
             **LIVE,
+            **IN_ORDER,
             api_visibility="private",
-        ).then(None, js=SETTLE_JS)
+        ).success(None, js=SETTLE_JS)
         self.show(
-            self.random.click(ex.random_seed, None, self.seed, api_name="random_seed").then(
+            self.random.click(ex.random_seed, None, self.seed, api_name="random_seed").success(
                 lambda: "", None, self.base, **PRIVATE
             )
         )
         self.query.change(None, self.query, self.share, js=SHARE_JS)
-        for handler, inputs, outputs in self.followers:
-            if inputs is None:  # a handler of the current view: its API takes the sliders by name
-                handler = with_direction_parameters(handler, len(self.sliders))
-                visibility = {"api_name": handler.__name__}
-            else:
-                visibility = {"api_visibility": "private"}
-            self.settle.click(user_errors(handler), inputs or self.controls, outputs, **LIVE, **visibility)
-        self.settle.click(
-            lambda text, caption: ex.files.json(text, pictures.slug(caption)) if text else None,
-            [self.latent, self.caption],
-            self.download,
-            **PRIVATE,
-        )
-        use_latent = user_errors(self.open_latent)
-        self.show(self.open_pasted.click(use_latent, self.latent, self.controls, **PRIVATE))
+        for follower in self.followers:
+            handler = follower.handler
+            if follower.inputs is None:
+                handler = while_typing(handler, len(follower.outputs))
+            self.settle.click(
+                self.when_in_view(user_errors(handler), follower),
+                [self.tab, *(follower.inputs or self.controls)],
+                follower.outputs,
+                **LIVE,
+                api_visibility="private",
+            )
+        self.show(self.open_pasted.click(user_errors(self.open_latent), self.latent, self.controls, **PRIVATE))
         self.show(self.upload.upload(user_errors(self.open_file), self.upload, self.controls, **PRIVATE))
+
+    @staticmethod
+    def when_in_view(handler, follower: Follower):
+        """`handler`, run only while the follower's tab is in view (the tab comes first)."""
+
+        def in_view(tab, *args):
+            return handler(*args) if tab == follower.tab else unchanged(len(follower.outputs))
+
+        return in_view
+
+    def from_seed(self, seed, psi, class_name, _base, *strengths):
+        """A seed typed in: the view starts from that seed's latent again."""
+        return ("", *self.explorer.render(seed, psi, class_name, "", *strengths))
 
     def open_latent(self, text) -> list:
         """The control values that make a latent JSON current, keeping the seed box as it is."""
@@ -240,15 +286,16 @@ def header(explorer: Explorer):
         f"""# GAN latent explorer
 A **generative adversarial network** (GAN) learned to draw {data} by playing a game: a *generator* turns
 {explorer.generator.latent_dim} random numbers (a **latent**) into a picture, a *discriminator* tries to tell its
-pictures from real ones,
-and each improves against the other. Every picture here is the generator's. **Pick a seed or click any picture**
-to make it current (left), then change its class, **steer** it along the directions the generator is most sensitive
-to, **blend** two pictures, or do **arithmetic** with them. The share link reopens exactly what you see."""
+pictures from real ones, and each improves against the other. Every picture here is the generator's. **Pick a seed
+or click any picture** to make it current (left), then change its class, **steer** it along the directions the
+generator is most sensitive to, **blend** two pictures, or do **arithmetic** with them. The share link reopens
+exactly what you see."""
     )
     gr.Markdown(f"⚠️ **{explorer.warning}**", visible=explorer.warning is not None, elem_id="model-warning")
 
 
 def examples_row(explorer: Explorer, current: Current):
+    """Curated starting points (share-link queries) that fit the model shown."""
     fitting = {}
     for label, query in EXAMPLES.items():
         try:
@@ -262,16 +309,17 @@ def examples_row(explorer: Explorer, current: Current):
         gr.Markdown("**Try:**", container=False)
         for label, query in fitting.items():
             button = gr.Button(label, size="sm", variant="secondary")
-            opened = button.click(
-                lambda q=query: explorer.view_controls(explorer.open_link(q)), None, current.controls, **PRIVATE
+            current.show(
+                button.click(
+                    lambda q=query: explorer.view_controls(explorer.open_link(q)), None, current.controls, **PRIVATE
+                )
             )
-            current.show(opened)
 
 
 def classes_tool(explorer: Explorer, current: Current):
     """The current latent in every class; click one to switch; a morph from this class into another."""
     names = explorer.class_names
-    with gr.Tab("Classes", id="classes", visible=explorer.conditional):
+    with gr.Tab("Classes", id="classes", visible=explorer.conditional) as tab:
         gr.Markdown(
             "The same latent drawn as every class: the label changes *what*, the latent keeps *how*. "
             "Click a class to make it current."
@@ -301,9 +349,15 @@ def classes_tool(explorer: Explorer, current: Current):
                 height=260,
                 elem_id="morph-gif",
             )
-    current.followers.append((explorer.classes, None, gallery))
+    if not explorer.conditional:
+        return
+    current.on_tab(tab, "classes")
     morph = user_errors(explorer.class_morph)
-    current.followers.append((morph, [current.latent, target, frames], animation))
+    current.follow(explorer.classes, gallery, "classes")
+    current.follow(explorer.class_morph, animation, "classes", inputs=[current.latent, target, frames])
+    api_endpoint(
+        with_direction_parameters(explorer.classes, len(current.sliders)), current.controls, gallery, "classes", tab
+    )
 
     def pick(evt: gr.SelectData):
         return names[evt.index]
@@ -321,7 +375,7 @@ def classes_tool(explorer: Explorer, current: Current):
 
 def samples_tool(explorer: Explorer, current: Current):
     """A page of seeds in the current class (or in every class); click one to make it current."""
-    with gr.Tab("Samples", id="samples"):
+    with gr.Tab("Samples", id="samples") as tab:
         with gr.Row():
             start = gr.Number(0, label="First seed", precision=0, minimum=0, maximum=latents.MAX_SEED, scale=2)
             previous_page = gr.Button("◀ Previous", scale=1, min_width=80)
@@ -337,38 +391,43 @@ def samples_tool(explorer: Explorer, current: Current):
             elem_id="sample-grid",
         )
         count = gr.Number(SAMPLES_PER_PAGE, visible=False)
-
-    def samples(first_seed, count, psi, class_name, every_class):
-        """A gallery of `count` seeds from `first_seed`, in `class_name` (or, with `every_class`, seed i in
-        class i mod classes)."""
-        return explorer.samples(first_seed, count, psi, None if every_class else class_name)
-
+        drawn = gr.State()  # the arguments that drew the page, so a click picks what it shows
+    current.on_tab(tab, "samples")
     inputs = [start, count, current.psi, current.class_name, every_class]
-    page = lambda step: lambda first: max(0, min(latents.MAX_SEED, int(first or 0) + step))  # noqa: E731
-    previous_page.click(page(-SAMPLES_PER_PAGE), start, start, **PRIVATE)
-    next_page.click(page(SAMPLES_PER_PAGE), start, start, **PRIVATE)
+    api_endpoint(explorer.samples, inputs, gallery, "samples", tab)
+
+    def draw(*arguments):
+        return explorer.samples(*arguments), arguments
+
+    def turn(first, step):
+        return min(max(0, int(first or 0) + step), latents.MAX_SEED)
+
+    previous_page.click(lambda first: turn(first, -SAMPLES_PER_PAGE), start, start, **PRIVATE)
+    next_page.click(lambda first: turn(first, SAMPLES_PER_PAGE), start, start, **PRIVATE)
     triggers = [start.change, every_class.input, current.psi.change, current.class_name.change]
-    gr.on(triggers, user_errors(samples), inputs, gallery, **LIVE, api_name="samples")
-
-    def pick(first, name, mixed, evt: gr.SelectData):
-        seed = int(first) + evt.index
-        label = explorer._label(None if mixed else name, seed)
-        return seed, "", None if label is None else explorer.class_names[label]
-
-    current.show(
-        gallery.select(
-            user_errors(pick),
-            [start, current.class_name, every_class],
-            [current.seed, current.base, current.class_name],
-            **PRIVATE,
-        )
+    gr.on(
+        triggers,
+        user_errors(while_typing(draw, 2, optional=(3,))),
+        inputs,
+        [gallery, drawn],
+        **LIVE,
+        api_visibility="private",
     )
-    return gallery, inputs, samples
+
+    def pick(arguments, evt: gr.SelectData):
+        if arguments is None:
+            raise ValueError("The samples are still being drawn; click again in a moment.")
+        first, number, _psi, class_name, mixed = arguments
+        seed, class_name = explorer.sample_pick(first, number, class_name, mixed, evt.index)
+        return seed, "", class_name
+
+    current.show(gallery.select(user_errors(pick), drawn, [current.seed, current.base, current.class_name], **PRIVATE))
+    return draw, inputs, [gallery, drawn]
 
 
 def directions_tool(explorer: Explorer, current: Current):
     """SeFa directions: a slider each, with a preview strip of the current image along it."""
-    with gr.Tab("Directions", id="directions"):
+    with gr.Tab("Directions", id="directions") as tab:
         gr.Markdown(
             "**Directions** (SeFa, closed-form factorisation): the directions in latent space that the generator's "
             "first layer stretches most, found from its weights alone. Each strip shows the current image moved "
@@ -380,20 +439,25 @@ def directions_tool(explorer: Explorer, current: Current):
         for i, slider in enumerate(current.sliders):
             with gr.Row(equal_height=True):
                 slider.render()
-                preview = gr.Image(
-                    show_label=False,
-                    type="filepath",
-                    interactive=False,
-                    height=64,
-                    min_width=240,
-                    scale=3,
-                    container=False,
-                    elem_classes="pixelated strip",
-                    elem_id=f"preview-{i + 1}",
-                    buttons=[],
+                previews.append(
+                    gr.Image(
+                        show_label=False,
+                        type="filepath",
+                        interactive=False,
+                        height=64,
+                        min_width=240,
+                        scale=3,
+                        container=False,
+                        elem_classes="pixelated strip",
+                        elem_id=f"preview-{i + 1}",
+                        buttons=[],
+                    )
                 )
-            previews.append(preview)
-    current.followers.append((explorer.previews, None, previews))
+    current.on_tab(tab, "directions")
+    current.follow(explorer.previews, previews, "directions")
+    api_endpoint(
+        with_direction_parameters(explorer.previews, len(current.sliders)), current.controls, previews, "previews", tab
+    )
     current.show(reset.click(lambda: [0.0] * len(current.sliders), None, current.sliders, **PRIVATE))
 
 
@@ -421,7 +485,7 @@ def operand(name: str, value: str, tool: str, current: Current):
 
 def interpolate_tool(explorer: Explorer, current: Current):
     """From A to B; between classes, the class morphs too. Click a frame to make it current."""
-    with gr.Tab("Interpolate", id="interpolate"):
+    with gr.Tab("Interpolate", id="interpolate") as tab:
         gr.Markdown(
             "A walk from A to B through latent space; between two classes the class morphs too. "
             "**slerp** follows the sphere where latents live, so every frame looks typical; **lerp** takes "
@@ -453,37 +517,42 @@ def interpolate_tool(explorer: Explorer, current: Current):
                 height=260,
                 scale=2,
             )
+        drawn = gr.State()  # the arguments that drew the frames, so a click picks what it shows
+    current.on_tab(tab, "interpolate")
     inputs = [a, b, frames, mode, current.class_name]
-    interpolate = user_errors(explorer.interpolate)
-    run.click(interpolate, inputs, [gallery, animation], api_name="interpolate", preprocess=False)
-    for handed in (handed_a, handed_b):
-        handed.then(interpolate, inputs, [gallery, animation], **PRIVATE, preprocess=False)
+    api_endpoint(explorer.interpolate, inputs, [gallery, animation], "interpolate", tab)
 
-    def pick(spec_a, spec_b, count, path, name, evt: gr.SelectData):
-        count = int(count)
-        t = shown_frames(count)[evt.index] / (count - 1)
-        latent_json, class_name = explorer.interpolation_frame(spec_a, spec_b, path, name, t)
-        return [gr.skip(), 1.0, class_name, latent_json] + [0.0] * len(current.sliders)
+    def draw(*arguments):
+        return *explorer.interpolate(*arguments), arguments
 
-    picked = gallery.select(user_errors(pick), [a, b, frames, mode, current.class_name], current.controls, **PRIVATE)
-    current.show(picked)
-    return inputs, interpolate, gallery, animation
+    for event in (run.click, handed_a.success, handed_b.success):
+        event(user_errors(draw), inputs, [gallery, animation, drawn], **PRIVATE, preprocess=False)
+
+    def pick(arguments, evt: gr.SelectData):
+        if arguments is None:
+            raise ValueError("The frames are still being drawn; click again in a moment.")
+        latent_json, _ = explorer.interpolation_tile(*arguments, evt.index)
+        return explorer.latent_controls(latent_json)[1:]
+
+    current.show(gallery.select(user_errors(pick), drawn, current.controls[1:], **PRIVATE))
+    return draw, inputs, [gallery, animation, drawn]
 
 
 def arithmetic_tool(explorer: Explorer, current: Current):
     """A − B + C on latents, the result put back on the shell and made current."""
-    with gr.Tab("Arithmetic", id="arithmetic"):
+    root = f"√{explorer.generator.latent_dim}"
+    with gr.Tab("Arithmetic", id="arithmetic") as tab:
         gr.Markdown(
-            "Latents add up: **A − B + C** takes from C what A has and B has not. Averaging a few seeds "
-            "per operand (3, 8, 12) keeps what they share. The result is rescaled to the length typical "
-            "latents have (√128), where the generator draws clean pictures, and becomes the current image."
+            "Latents add up: **A − B + C** takes from C what A has and B has not. Averaging a few seeds per operand "
+            f"(3, 8, 12) keeps what they share. The result is rescaled to the length typical latents have ({root}), "
+            "where the generator draws clean pictures, and becomes the current image."
         )
         operands = []
         with gr.Row():
             for name, value in (("A", "1"), ("B", "2"), ("C", "3")):
                 operands.append(operand(name, value, "arithmetic", current)[0])
         run = gr.Button("A − B + C", variant="primary", elem_id="arithmetic")
-        result_strip = gr.Gallery(
+        result_tiles = gr.Gallery(
             label="A, B, C and A − B + C, which became the current image",
             columns=4,
             allow_preview=False,
@@ -491,19 +560,21 @@ def arithmetic_tool(explorer: Explorer, current: Current):
             elem_id="arithmetic-result",
         )
         result = gr.Textbox(visible=False)
+    current.on_tab(tab, "arithmetic")
+    inputs = [*operands, current.class_name]
     computed = run.click(
-        user_errors(explorer.arithmetic),
-        [*operands, current.class_name],
-        [result_strip, result],
-        api_name="arithmetic",
-        preprocess=False,
+        user_errors(explorer.arithmetic), inputs, [result_tiles, result], api_name="arithmetic", preprocess=False
     )
     current.show(computed.success(user_errors(current.open_latent), result, current.controls, **PRIVATE))
-    return [*operands, current.class_name], result_strip
+
+    def operands_only(a, b, c, class_name):
+        return explorer.arithmetic(a, b, c, class_name)[0]
+
+    return user_errors(operands_only), inputs, result_tiles
 
 
-def about_tool(explorer: Explorer):
-    with gr.Tab("About", id="about"):
+def about_tool(explorer: Explorer, current: Current):
+    with gr.Tab("About", id="about") as tab:
         gr.Markdown(explorer.about_markdown())
         samples = explorer.generator.path / "samples.png"
         gr.Image(
@@ -514,49 +585,40 @@ def about_tool(explorer: Explorer):
             elem_classes="pixelated",
         )
         info = gr.JSON(label="gan.json", visible=False)
+    current.on_tab(tab, "about")
     return info
 
 
 def build_demo(explorer: Explorer) -> gr.Blocks:
+    first_tab = "classes" if explorer.conditional else "samples"
     with gr.Blocks(title="GAN latent explorer", delete_cache=(1800, 3600)) as demo:
         header(explorer)
         with gr.Row(equal_height=False):
-            current = Current(explorer)
+            current = Current(explorer, first_tab)
             with gr.Column(scale=7, min_width=300):
                 examples_row(explorer, current)
-                with gr.Tabs(selected="classes" if explorer.conditional else "samples"):
+                with gr.Tabs(selected=first_tab):
                     classes_tool(explorer, current)
-                    samples_gallery, samples_inputs, samples = samples_tool(explorer, current)
+                    drawn_at_load = [samples_tool(explorer, current)]
                     directions_tool(explorer, current)
-                    interpolate_inputs, interpolate, frames_gallery, animation = interpolate_tool(explorer, current)
-                    arithmetic_inputs, arithmetic_strip = arithmetic_tool(explorer, current)
-                    info = about_tool(explorer)
+                    drawn_at_load.append(interpolate_tool(explorer, current))
+                    drawn_at_load.append(arithmetic_tool(explorer, current))
+                    info = about_tool(explorer, current)
         current.wire()
-        api_only_input, api_only_image = gr.Textbox(visible=False), gr.Image(visible=False, type="filepath")
-        api_only_input.submit(
-            user_errors(explorer.render_latent),
-            api_only_input,
-            api_only_image,
-            api_name="render_latent",
-            preprocess=False,
+        api_endpoint(
+            explorer.render_latent, gr.Textbox(visible=False), gr.Image(visible=False, type="filepath"), "render_latent"
         )
 
         def open_link(query: str) -> dict:
             """The view a share link's query opens: seed, psi, class, base latent JSON (or "") and strengths."""
-            return dict(
-                zip(
-                    ["seed", "psi", "class", "base", "strengths"],
-                    _grouped(explorer.view_controls(explorer.open_link(query))),
-                    strict=True,
-                )
-            )
-
-        gr.api(user_errors(open_link), api_name="open_link")
+            values = explorer.view_controls(explorer.open_link(query))
+            return dict(zip(["seed", "psi", "class", "base", "strengths"], [*values[:4], values[4:]], strict=True))
 
         def interpolation_frame(a: str, b: str, mode: str, class_name: str | None, t: float) -> tuple[str, str | None]:
             """The latent JSON and class of the frame t ∈ [0, 1] of the way from A to B."""
             return explorer.interpolation_frame(a, b, mode, class_name, t)
 
+        gr.api(user_errors(open_link), api_name="open_link")
         gr.api(user_errors(interpolation_frame), api_name="interpolation_frame")
 
         def open_page(request: gr.Request):
@@ -570,19 +632,10 @@ def build_demo(explorer: Explorer) -> gr.Blocks:
 
         opened = demo.load(open_page, None, current.controls, **PRIVATE)
         current.show(opened)
-        opened.then(user_errors(samples), samples_inputs, samples_gallery, **PRIVATE, preprocess=False)
-        opened.then(
-            user_errors(interpolate), interpolate_inputs, [frames_gallery, animation], **PRIVATE, preprocess=False
-        )
-        operands_only = user_errors(lambda a, b, c, name: explorer.arithmetic(a, b, c, name)[0])
-        opened.then(operands_only, arithmetic_inputs, arithmetic_strip, **PRIVATE, preprocess=False)
+        for draw, inputs, outputs in drawn_at_load:  # every tab has something to show before its first click
+            opened.success(draw, inputs, outputs, **PRIVATE, preprocess=False)
         demo.load(explorer.model_info, None, info, api_name="model_info")
     return demo
-
-
-def _grouped(values: list) -> list:
-    """Control values [seed, psi, class, base, s1, …, sK] as [seed, psi, class, base, [s1, …, sK]]."""
-    return [*values[:4], list(values[4:])]
 
 
 LAUNCH_OPTIONS = {"css": CSS, "max_file_size": "1mb"}

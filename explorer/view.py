@@ -11,6 +11,7 @@ A link holds the same fields: `?seed=42&class=Sneaker&psi=0.8&d1=2.5`, or
 """
 
 import dataclasses
+import hashlib
 import urllib.parse
 
 import numpy as np
@@ -53,10 +54,12 @@ class View:
         return words
 
     def stem(self, class_names) -> str:
-        """A file name for the view's picture: "seed-42-sneaker-psi0.8-d1+2.5"."""
-        parts = ["latent" if self.base is not None else f"seed-{self.seed}"]
+        """A file name for the view's picture: "seed-42-sneaker-psi0.8-d1+2.5", or "latent-<8 hex>-…" for a
+        latent of its own (the first hex digits of its bytes' SHA-1)."""
+        own = self.base is not None
+        parts = [f"latent-{hashlib.sha1(self.base.tobytes()).hexdigest()[:8]}" if own else f"seed-{self.seed}"]
         if self.label is not None:
-            parts.append(class_names[self.label])
+            parts.append(pictures.slug(class_names[self.label]) or f"class-{self.label}")
         if self.psi != 1:
             parts.append(f"psi{self.psi:g}")
         parts += [f"d{i + 1}{s:+g}" for i, s in enumerate(self.strengths) if s]
@@ -68,8 +71,8 @@ class View:
         if self.label is not None:
             fields["class"] = class_names[self.label]
         if self.psi != 1:
-            fields["psi"] = f"{self.psi:g}"
-        fields.update({f"d{i + 1}": f"{s:g}" for i, s in enumerate(self.strengths) if s})
+            fields["psi"] = _exact(self.psi)
+        fields.update({f"d{i + 1}": _exact(s) for i, s in enumerate(self.strengths) if s})
         return urllib.parse.urlencode(fields)
 
 
@@ -80,6 +83,7 @@ def parse_query(query, latent_dim: int, class_names, limits, psi_range) -> View:
     """
     if isinstance(query, str):
         query = dict(urllib.parse.parse_qsl(query.lstrip("?"), keep_blank_values=True))
+    query = {key: value for key, value in query.items() if not key.startswith("__")}  # Gradio's own, e.g. __theme
     direction_keys = [f"d{i + 1}" for i in range(len(limits))]
     unknown = sorted(set(query) - set(QUERY_KEYS) - set(direction_keys))
     if unknown:
@@ -107,3 +111,9 @@ def parse_query(query, latent_dim: int, class_names, limits, psi_range) -> View:
         for key, limit in zip(direction_keys, limits, strict=True)
     )
     return View(seed, psi, label, base, strengths)
+
+
+def _exact(value: float) -> str:
+    """The shortest text that reads back as exactly `value`: "2" for 2.0, "0.123456789" as it is."""
+    text = repr(float(value))
+    return text[:-2] if text.endswith(".0") else text

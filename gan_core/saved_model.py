@@ -75,10 +75,12 @@ class SavedGenerator:
         return keras.ops.convert_to_numpy(dense.kernel)
 
     def warm_up(self) -> None:
-        """Trace the compiled generator for a variable batch size, before the first user waits for it."""
-        labels = None if not self.num_classes else 0
+        """Trace the compiled generator (and, for a conditional model, the one that mixes classes) for a
+        variable batch size, before the first user waits for it."""
         for count in (1, 2):
-            self.generate(list(range(count)), labels=labels)
+            self.generate(list(range(count)), labels=None if not self.num_classes else 0)
+            if self.num_classes:
+                self.generate(list(range(count)), labels=np.full((count, self.num_classes), 1 / self.num_classes))
 
     def generate(self, seeds=None, *, latents=None, labels=None) -> np.ndarray:
         """Images (uint8, NHWC) for the given seeds or latent vectors.

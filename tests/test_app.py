@@ -1,5 +1,6 @@
 """The explorer's handlers, called as the UI and the API call them (no server)."""
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -58,13 +59,17 @@ def strengths(**set_) -> list[float]:
 
 
 def test_render_draws_psi_times_the_seed_plus_the_steering_large_and_crisp(explorer):
-    path, caption, exported, query = explorer.render(42, 0.7, None, "", *strengths(d1=1.5, d3=-2.0))
+    path, caption, exported, query, latent_file = explorer.render(42, 0.7, None, "", *strengths(d1=1.5, d3=-2.0))
     z = 0.7 * latent.latent_from_seed(42, 16) + 1.5 * explorer.directions[0] - 2.0 * explorer.directions[2]
     np.testing.assert_allclose(json.loads(exported)["latent"], z, atol=1e-6)
     image = pixels(path)
     assert image.shape == (336, 336)  # 28 px × 12: at least 320 px, nearest neighbour
     np.testing.assert_array_equal(image, drawn(explorer, np.float32(json.loads(exported)["latent"])))
-    assert Path(path).name == "seed-42-psi0.7-d1+1.5-d3-2.png"
+    assert (
+        Path(path).name == "seed-42-psi0.7-d1+1.5-d3-2.png"
+        and Path(latent_file).name == "seed-42-psi0.7-d1+1.5-d3-2.json"
+    )
+    assert json.loads(Path(latent_file).read_text()) == json.loads(exported)
     assert caption == "seed 42 · ψ 0.7 · d1 +1.5 · d3 -2"
     assert query == "seed=42&psi=0.7&d1=1.5&d3=-2"
 
@@ -72,14 +77,19 @@ def test_render_draws_psi_times_the_seed_plus_the_steering_large_and_crisp(explo
 def test_downloads_are_named_for_what_they_show(conditional):
     path, *_ = conditional.render(42, 1.0, "Bag", "", *ZEROS)
     assert Path(path).name == "seed-42-bag.png"
-    gif = conditional.class_morph(conditional.render(7, 1.0, "Shirt", "", *ZEROS)[2], "Boot", 4)
-    assert Path(gif).name == "shirt-to-boot.gif"
+    exported = conditional.render(7, 1.0, "Shirt", "", *ZEROS)[2]
+    gif = conditional.class_morph(exported, "Boot", 4)
+    digest = hashlib.sha1(np.float32(json.loads(exported)["latent"]).tobytes()).hexdigest()[:8]
+    assert Path(gif).name == f"latent-{digest}-shirt-to-boot.gif"  # every latent's morph has its own name
+    own, *_ = conditional.render(0, 1.0, None, exported, *ZEROS)
+    assert Path(own).name == f"latent-{digest}-shirt.png"
 
 
 def test_two_renders_of_one_view_are_the_same_picture_in_different_files(explorer):
-    first, *rest_a = explorer.render(5, 1.0, None, "", *ZEROS)
-    second, *rest_b = explorer.render(5, 1.0, None, "", *ZEROS)
-    assert first != second and pixels(first).tobytes() == pixels(second).tobytes() and rest_a == rest_b
+    first, *texts_a, file_a = explorer.render(5, 1.0, None, "", *ZEROS)
+    second, *texts_b, file_b = explorer.render(5, 1.0, None, "", *ZEROS)
+    assert first != second and pixels(first).tobytes() == pixels(second).tobytes() and texts_a == texts_b
+    assert file_a != file_b and Path(file_a).read_bytes() == Path(file_b).read_bytes()
 
 
 @pytest.mark.parametrize("changed", ["seed", "psi", "class", "base", *[f"d{i + 1}" for i in range(8)]])
@@ -90,7 +100,7 @@ def test_every_input_of_render_changes_the_picture(conditional, changed):
     before = conditional.render(*inputs.values())
     after = conditional.render(*{**inputs, changed: new_value}.values())
     assert pixels(before[0]).tobytes() != pixels(after[0]).tobytes()
-    assert before[2] != after[2] or changed == "class"
+    assert before[2] != after[2]
 
 
 def test_a_conditional_model_without_a_class_draws_seed_i_in_class_i_mod_classes(conditional):
@@ -106,7 +116,7 @@ def test_a_base_latent_keeps_its_class_unless_another_is_chosen(conditional):
 
 
 def test_exported_latents_render_bit_for_bit(conditional):
-    path, _, exported, _ = conditional.render(77, 0.8, "Boot", "", *strengths(d2=1.0))
+    path, _, exported, *_ = conditional.render(77, 0.8, "Boot", "", *strengths(d2=1.0))
     assert pixels(conditional.render_latent(exported)).tobytes() == pixels(path).tobytes()
     again = conditional.render(0, 1.0, None, exported, *ZEROS)
     assert again[2] == exported
@@ -132,7 +142,7 @@ def test_previews_show_the_current_image_along_each_direction_between_the_slider
 
 def test_the_class_grid_is_the_current_latent_in_every_class(conditional):
     gallery = conditional.classes(5, 1.0, "Shirt", "", *strengths(d1=1.0))
-    _, _, exported, _ = conditional.render(5, 1.0, "Shirt", "", *strengths(d1=1.0))
+    exported = conditional.render(5, 1.0, "Shirt", "", *strengths(d1=1.0))[2]
     z = np.float32(json.loads(exported)["latent"])
     assert [caption for _, caption in gallery] == ["Shirt", "Bag", "Boot"]
     for label, (path, _) in enumerate(gallery):
@@ -147,6 +157,10 @@ def test_samples_are_consecutive_seeds_in_the_class_or_in_every_class(conditiona
     np.testing.assert_array_equal(pixels(gallery[2][0]), drawn(conditional, z, 2, pictures.TILE_PIXELS))
     mixed = conditional.samples(10, 3, 1.0, None)
     assert [caption for _, caption in mixed] == ["seed 10 · Bag", "seed 11 · Boot", "seed 12 · Shirt"]
+    every_class = conditional.samples(10, 3, 1.0, "Boot", True)
+    assert [caption for _, caption in every_class] == [caption for _, caption in mixed]
+    with pytest.raises(ValueError, match="Every class must be true or false, got 'yes'"):
+        conditional.samples(10, 3, 1.0, "Boot", "yes")
 
 
 def test_class_morph_keeps_z_and_slides_the_label_embedding(conditional):
@@ -172,7 +186,7 @@ def test_interpolating_across_classes_morphs_the_class_instead_of_failing(condit
     np.testing.assert_array_equal(frames[0], drawn(conditional, z_a, 0, 224))
     np.testing.assert_array_equal(frames[8], drawn(conditional, z_b, 1, 224))
     assert gallery[0][1] == "t = 0.00" and gallery[-1][1] == "t = 1.00"
-    assert Path(gif).name == "shirt-to-bag-slerp.gif"
+    assert Path(gif).name == "own-latent-shirt-to-own-latent-bag-slerp.gif"
 
 
 def test_an_interpolation_frame_is_the_point_t_of_the_way(conditional):
@@ -212,13 +226,13 @@ def test_arithmetic_takes_exported_latents_and_keeps_as_class(conditional):
 
 
 def test_a_share_link_reopens_exactly_the_view(conditional):
-    for controls in [
-        (42, 0.8, "Bag", "", *strengths(d1=2.5)),
-        (0, 1.0, "Boot", conditional.arithmetic(1, 2, 3, "")[1], *strengths(d8=-1)),
-    ]:
-        path, _, _, query = conditional.render(*controls)
-        reopened = conditional.view_controls(conditional.open_link(query))
-        assert pixels(conditional.render(*reopened)[0]).tobytes() == pixels(path).tobytes()
+    own = conditional.arithmetic(1, 2, 3, "")[1]
+    views = [(42, 0.8, "Bag", "", *strengths(d1=2.5)), (0, 1.0, "Boot", own, *strengths(d8=-1)),
+             (7, 0.7071067811865476, "Shirt", "", *strengths(d1=0.123456789, d2=-2.9999999))]  # fmt: skip
+    for controls in views:
+        path, _, exported, query, _ = conditional.render(*controls)
+        reopened = conditional.render(*conditional.view_controls(conditional.open_link(query)))
+        assert reopened[2] == exported and pixels(reopened[0]).tobytes() == pixels(path).tobytes()
     assert conditional.open_link("?seed=42&class=Bag&d1=2.5") == View(42, 1.0, 1, None, (2.5, *ZEROS[1:]))
 
 
@@ -374,7 +388,7 @@ def test_files_are_kept_bounded_and_removed_on_close():
 
 
 def test_an_uploaded_latent_file_becomes_the_view_that_shows_it_exactly(conditional, tmp_path):
-    path, _, exported, _ = conditional.render(12, 0.6, "Bag", "", *strengths(d4=1.0))
+    path, _, exported, *_ = conditional.render(12, 0.6, "Bag", "", *strengths(d4=1.0))
     upload = tmp_path / "latent.json"
     upload.write_text(exported)
     controls = conditional.latent_controls(conditional.read_latent_file(upload))
@@ -387,3 +401,44 @@ def test_an_uploaded_latent_file_becomes_the_view_that_shows_it_exactly(conditio
     assert len(conditional.read_latent_file(upload)) == latent.MAX_LATENT_JSON + 1  # then refused as too long
     with pytest.raises(ValueError, match="too long"):
         conditional.latent_controls(conditional.read_latent_file(upload))
+
+
+def test_a_link_keeps_gradios_own_parameters_out_of_the_view(conditional):
+    assert conditional.open_link("seed=3&class=Boot&__theme=dark") == View(3, 1.0, 2, None, ZEROS)
+
+
+def test_a_page_of_samples_or_frames_is_picked_from_what_drew_it(conditional):
+    assert conditional.sample_pick(4294967290, 16, "Bag", False, 7) == (1, "Bag")  # seeds wrap like the page's
+    assert conditional.sample_pick(10, 4, "Boot", True, 2) == (12, "Shirt")
+    b = conditional.render(9, 1.0, "Bag", "", *ZEROS)[2]
+    gallery, _ = conditional.interpolate("5", b, 48, "slerp", "Boot")
+    for index in (0, 3, 7):
+        tile_json, class_name = conditional.interpolation_tile("5", b, 48, "slerp", "Boot", index)
+        assert pixels(conditional.render_latent(tile_json)).shape == (336, 336)
+        z = np.float32(json.loads(tile_json)["latent"])
+        expected = drawn(conditional, z, conditional.class_names.index(class_name), pictures.TILE_PIXELS)
+        if index in (0, 7):  # the ends are pure classes; tiles between them mix the two
+            np.testing.assert_array_equal(pixels(gallery[index][0]), expected)
+    with pytest.raises(ValueError, match="Tile must be in 0 … 7, got 8"):
+        conditional.interpolation_tile("5", b, 48, "slerp", "Boot", 8)
+    with pytest.raises(ValueError, match="Tile must be in 0 … 15, got 16"):
+        conditional.sample_pick(0, 16, "Bag", False, 16)
+
+
+def test_a_box_being_typed_into_changes_nothing_in_the_ui_but_is_refused_by_the_api(explorer):
+    live = ui.while_typing(explorer.render, 5)
+    for incomplete in ((None, 1.0, None, "", *ZEROS), (3, "", None, "", *ZEROS), (3, 1.0, None, "", None, *ZEROS[1:])):
+        assert all(isinstance(value, type(gr.skip())) for value in live(*incomplete))
+        with pytest.raises(ValueError, match="must be a"):
+            explorer.render(*incomplete)
+    assert live(3, 1.0, None, "", *ZEROS)[1] == "seed 3"
+
+
+@pytest.mark.parametrize("conditional_model", [False, True])
+def test_the_page_builds_for_either_kind_of_model_without_tools_it_cannot_serve(
+    conditional_model, explorer, conditional
+):
+    demo = ui.build_demo(conditional if conditional_model else explorer)
+    names = {fn.name for fn in demo.fns.values()}
+    assert {"render", "samples", "previews", "interpolate", "arithmetic", "render_latent"} <= names
+    assert ("class_morph" in names) == conditional_model and ("classes" in names) == conditional_model

@@ -118,6 +118,18 @@ def test_typing_a_seed_and_choosing_a_class_rerender_at_once(page):
     assert_no_error_toast(page)
 
 
+def test_clicking_a_sample_makes_its_seed_current(page):
+    page.get_by_role("tab", name="Samples").click()
+    page.wait_for_selector("#sample-grid img", timeout=TIMEOUT_MS)
+    tile = page.locator("#sample-grid .gallery-item").nth(3)
+    assert tile.inner_text().strip() == "seed 3 · Bag"  # the page of the current class, Bag
+    before = current_source(page)
+    tile.click()
+    wait_for_caption(page, lambda text: text == "seed 3 · Bag")
+    wait_for_new_image(page, "#current img", before)
+    assert_no_error_toast(page)
+
+
 def test_dragging_a_direction_updates_the_picture_during_the_drag(page):
     page.get_by_role("tab", name="Directions").click()
     slider = page.locator("#direction-1 input[type=range]")

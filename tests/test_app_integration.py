@@ -2,6 +2,7 @@
 
 import json
 import urllib.request
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -32,9 +33,13 @@ def pixels(path):
 
 def test_every_endpoint_is_named_and_works(client):
     assert set(client.view_api(print_info=False, return_format="dict")["named_endpoints"]) == ENDPOINTS
-    image, caption, exported, query = client.predict(7, 0.9, "Bag", "", 1.5, *ZEROS[1:], api_name="/render")
+    image, caption, exported, query, latent_file = client.predict(
+        7, 0.9, "Bag", "", 1.5, *ZEROS[1:], api_name="/render"
+    )
     assert pixels(image).shape == (336, 336) and caption == "seed 7 · Bag · ψ 0.9 · d1 +1.5"
     assert image.endswith("seed-7-bag-psi0.9-d1+1.5.png") and query == "seed=7&class=Bag&psi=0.9&d1=1.5"
+    assert latent_file.endswith("seed-7-bag-psi0.9-d1+1.5.json")
+    assert json.loads(Path(latent_file).read_text()) == json.loads(exported)
     assert pixels(client.predict(exported, api_name="/render_latent")).tobytes() == pixels(image).tobytes()
     assert len(client.predict(7, 0.9, "Bag", "", 1.5, *ZEROS[1:], api_name="/previews")) == 8
     classes = client.predict(7, 0.9, "Bag", "", 1.5, *ZEROS[1:], api_name="/classes")
@@ -47,7 +52,7 @@ def test_every_endpoint_is_named_and_works(client):
     frame, class_name = client.predict("1", exported, "slerp", "Shirt", 1.0, api_name="/interpolation_frame")
     assert json.loads(frame)["latent"] == json.loads(exported)["latent"] and class_name == "Bag"
     tiles, result = client.predict("1", "2", exported, None, api_name="/arithmetic")
-    assert [tile["caption"] for tile in tiles] == ["A: seed 1", "B: seed 2", "C: Bag", "A − B + C"]
+    assert [tile["caption"] for tile in tiles] == ["A: seed 1", "B: seed 2", "C: own latent · Bag", "A − B + C"]
     assert np.linalg.norm(json.loads(result)["latent"]) == pytest.approx(4)
     view = client.predict("seed=7&class=Bag&d2=-1", api_name="/open_link")
     assert view == {"seed": 7, "psi": 1.0, "class": "Bag", "base": "", "strengths": [0.0, -1.0, *ZEROS[2:]]}
@@ -57,7 +62,7 @@ def test_every_endpoint_is_named_and_works(client):
 
 
 def test_a_missing_class_is_a_sensible_default_not_an_error(client):
-    _, caption, exported, _ = client.predict(4, 1.0, None, "", *ZEROS, api_name="/render")
+    _, caption, exported, *_ = client.predict(4, 1.0, None, "", *ZEROS, api_name="/render")
     assert caption == "seed 4 · Bag" and json.loads(exported)["label"] == 1
     tiles, result = client.predict("1", "2", "3", None, api_name="/arithmetic")
     assert json.loads(result)["class"] == "Bag" and pixels(tiles[0]["image"]).shape == (112, 112)
