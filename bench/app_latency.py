@@ -68,6 +68,8 @@ def floor_component(value):
         return gr.Gallery()
     if isinstance(value, str) and value.endswith((".png", ".gif")):
         return gr.Image(type="filepath")
+    if isinstance(value, str) and value.endswith(".json"):
+        return gr.File()
     return gr.Textbox() if isinstance(value, str) else gr.Number()
 
 
@@ -77,7 +79,7 @@ def kept(value, folder: Path):
         return [kept(item, folder) for item in value]
     if isinstance(value, tuple):
         return tuple(kept(item, folder) for item in value)
-    if isinstance(value, str) and value.endswith((".png", ".gif")):
+    if isinstance(value, str) and value.endswith((".png", ".gif", ".json")):
         target = folder / str(len(list(folder.iterdir())))
         target.mkdir()
         return shutil.copy(value, target)

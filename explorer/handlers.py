@@ -192,7 +192,9 @@ class Explorer:
         images = self._images(np.stack(batch), view.label)
         images = images.reshape(len(self.directions), PREVIEW_STEPS, *images.shape[1:])
         stem = view.stem(self.class_names)
-        return [self.files.png(pictures.strip(row), f"{stem}-d{i + 1}") for i, row in enumerate(images)]
+        return self.files.pngs(
+            [pictures.strip(row) for row in images], [f"{stem}-d{i + 1}" for i in range(len(images))]
+        )
 
     def classes(self, seed, psi, class_name, base, *strengths) -> list[tuple[str, str]]:
         """The current latent in every class (a gallery: file, class name)."""
@@ -204,11 +206,8 @@ class Explorer:
         tiles = pictures.upscale(
             self._images(np.repeat(z[None], count, axis=0), np.arange(count)), pictures.TILE_PIXELS
         )
-        stem = dataclasses.replace(view, label=None).stem(None)
-        return [
-            (self.files.png(tile, f"{stem}-{pictures.slug(name)}"), name)
-            for tile, name in zip(tiles, self.class_names, strict=True)
-        ]
+        stems = [dataclasses.replace(view, label=label).stem(self.class_names) for label in range(count)]
+        return list(zip(self.files.pngs(tiles, stems), self.class_names, strict=True))
 
     def samples(self, start, count, psi, class_name, every_class=False) -> list[tuple[str, str]]:
         """Images of seeds start, start+1, … (a gallery: file, caption) in `class_name`. With `every_class`
@@ -218,8 +217,8 @@ class Explorer:
         z = latents.truncate(latents.latents_from_seeds([view.seed for view in views], self.generator.latent_dim), psi)
         labels = None if views[0].label is None else np.asarray([view.label for view in views])
         tiles = pictures.upscale(self._images(z, labels), pictures.TILE_PIXELS)
-        return [(self.files.png(tile, view.stem(self.class_names)), view.caption(self.class_names))
-                for tile, view in zip(tiles, views, strict=True)]  # fmt: skip
+        paths = self.files.pngs(tiles, [view.stem(self.class_names) for view in views])
+        return list(zip(paths, [view.caption(self.class_names) for view in views], strict=True))
 
     def sample_pick(self, start, count, class_name, every_class, index) -> tuple[int, str | None]:
         """The seed and class of tile `index` of the `samples` page drawn with these arguments."""
@@ -263,10 +262,10 @@ class Explorer:
         stem = pictures.slug(name_a, "to", name_b, mode)
         picks = shown_frames(frames)
         tiles = pictures.upscale(images[picks], pictures.TILE_PIXELS)
-        gallery = [
-            (self.files.png(tile, f"{stem}-{i}"), f"t = {t[i]:.2f}") for tile, i in zip(tiles, picks, strict=True)
-        ]
-        return gallery, self.files.gif(pictures.upscale(images, pictures.TILE_PIXELS * 2), stem)
+        paths = self.files.pngs(tiles, [f"{stem}-{i}" for i in picks])
+        return list(zip(paths, [f"t = {t[i]:.2f}" for i in picks], strict=True)), self.files.gif(
+            pictures.upscale(images, pictures.TILE_PIXELS * 2), stem
+        )
 
     def interpolation_frame(self, a, b, mode, class_name, t):
         """The latent (JSON) and class of the frame t ∈ [0, 1] of the way from A to B; its class is the
@@ -296,11 +295,8 @@ class Explorer:
         tiles = pictures.upscale(images, pictures.TILE_PIXELS)
         captions = [f"{name}: {short}" for name, (_, _, short) in zip("ABC", operands, strict=True)] + ["A − B + C"]
         stem = pictures.slug(*(short for _, _, short in operands))
-        gallery = [
-            (self.files.png(tile, f"{stem}-{i}"), text)
-            for i, (tile, text) in enumerate(zip(tiles, captions, strict=True))
-        ]
-        return gallery, self.latent_json(result, label_a)
+        paths = self.files.pngs(tiles, [f"{stem}-{i}" for i in range(len(tiles))])
+        return list(zip(paths, captions, strict=True)), self.latent_json(result, label_a)
 
     def render_latent(self, latent_json) -> str:
         """The image of an exported latent: the same pixels as where it was exported."""

@@ -22,7 +22,8 @@ CURRENT_PIXELS = 320  # the current image is upscaled to at least this size
 TILE_PIXELS = 112  # grid tiles
 STRIP_PIXELS = 56  # frames of a direction's preview strip
 GIF_FRAME_MS = 60
-KEPT_FILES = 512  # the newest files stay; Gradio has long copied the older ones into its cache
+KEPT_FILES = 512  # the newest calls' files stay; Gradio has long copied the older ones into its cache
+PNG_COMPRESSION = 1  # pictures of 28×28 pixels enlarged compress well even at the fastest level
 
 
 def upscale(images: np.ndarray, pixels: int) -> np.ndarray:
@@ -51,19 +52,29 @@ class FileWriter:
         self._counter = itertools.count()
         self._lock = threading.Lock()
 
-    def _path(self, name: str) -> Path:
+    def _folder(self) -> Path:
+        """A new folder for one call's files; the oldest folder beyond `kept` goes."""
         with self._lock:
             index = next(self._counter)
             stale = self.root / str(index - self.kept)
         shutil.rmtree(stale, ignore_errors=True)
         folder = self.root / str(index)
         folder.mkdir()
-        return folder / name
+        return folder
+
+    def _path(self, name: str) -> Path:
+        return self._folder() / name
 
     def png(self, image: np.ndarray, stem: str) -> str:
-        path = self._path(f"{stem}.png")
-        _pil(image).save(path)
-        return str(path)
+        return self.pngs([image], [stem])[0]
+
+    def pngs(self, images, stems: list[str]) -> list[str]:
+        """Several pictures (with distinct `stems`) in one new folder."""
+        folder = self._folder()
+        paths = [folder / f"{stem}.png" for stem in stems]
+        for image, path in zip(images, paths, strict=True):
+            _pil(image).save(path, compress_level=PNG_COMPRESSION)
+        return [str(path) for path in paths]
 
     def gif(self, frames: np.ndarray, stem: str) -> str:
         """An animation that plays forwards then backwards, forever."""

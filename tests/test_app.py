@@ -147,7 +147,7 @@ def test_the_class_grid_is_the_current_latent_in_every_class(conditional):
     assert [caption for _, caption in gallery] == ["Shirt", "Bag", "Boot"]
     for label, (path, _) in enumerate(gallery):
         np.testing.assert_array_equal(pixels(path), drawn(conditional, z, label, pictures.TILE_PIXELS))
-    assert Path(gallery[1][0]).name == "seed-5-d1+1-bag.png"
+    assert Path(gallery[1][0]).name == "seed-5-bag-d1+1.png"
 
 
 def test_samples_are_consecutive_seeds_in_the_class_or_in_every_class(conditional):
