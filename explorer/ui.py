@@ -245,9 +245,8 @@ class Current:
         )
         self.query.change(None, self.query, self.share, js=SHARE_JS)
         for follower in self.followers:
-            handler = follower.handler
-            if follower.inputs is None:
-                handler = while_typing(handler, len(follower.outputs))
+            optional = (2, 3) if follower.inputs is None else ()  # a follower never refuses what is not there yet
+            handler = while_typing(follower.handler, len(follower.outputs), optional)
             self.settle.click(
                 self.when_in_view(user_errors(handler), follower),
                 [self.tab, *(follower.inputs or self.controls)],
