@@ -115,8 +115,11 @@ def test_train_end_to_end_then_extend(idx_dir, tmp_path):
 def start_and_stop_at_epoch(args, run_dir, epoch, signal_number):
     """Start train.py, then send `signal_number` once the backup holds `epoch` epochs."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    # Started as from a shell, with Ctrl-C's default action: a child inherits an ignored SIGINT, and some
+    # library in the test process may have set one (Python then installs no KeyboardInterrupt handler).
     process = subprocess.Popen([sys.executable, "train.py", *map(str, args)], cwd=REPO, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
     progress = run_dir / "backup" / "training_metadata.json"
     deadline = time.time() + 240
     while time.time() < deadline and process.poll() is None:
