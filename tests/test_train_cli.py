@@ -128,7 +128,7 @@ def start_and_stop_at_epoch(args, run_dir, epoch, signal_number):
         time.sleep(0.05)
     process.send_signal(signal_number)
     _, stderr = process.communicate(timeout=120)
-    assert not (run_dir / "model").exists(), "the run finished before it could be stopped"
+    assert not (run_dir / "model").exists(), f"the run finished before it could be stopped:\n{stderr[-3000:]}"
     return process.returncode, stderr, json.loads(progress.read_text())["epoch"]
 
 
