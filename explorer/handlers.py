@@ -140,6 +140,10 @@ class Explorer:
         """uint8 NHWC images of latents `z`; `labels` one class for all, a class each, or class-mixing weights."""
         return self.generator.generate(latents=z, labels=labels)
 
+    def _picture(self, z: np.ndarray, label: int | None, stem: str) -> str:
+        """The file of one latent's picture at the current image's size."""
+        return self.files.png(pictures.upscale(self._images(z[None], label), pictures.CURRENT_PIXELS)[0], stem)
+
     def _mix(self, start: int | None, end: int | None, t: np.ndarray):
         """Class-mixing weights t of the way from class `start` to `end` (None for an unconditional model)."""
         if start is None:
@@ -177,9 +181,8 @@ class Explorer:
         latent as a file to download."""
         view = self.view(seed, psi, class_name, base, *strengths)
         z = view.latent(self.directions)
-        image = pictures.upscale(self._images(z[None], view.label), pictures.CURRENT_PIXELS)[0]
         stem, exported = view.stem(self.class_names), self.latent_json(z, view.label)
-        return (self.files.png(image, stem), view.caption(self.class_names), exported,
+        return (self._picture(z, view.label, stem), view.caption(self.class_names), exported,
                 view.query(self.class_names), self.files.json(exported, stem))  # fmt: skip
 
     def previews(self, seed, psi, class_name, base, *strengths) -> list[str]:
@@ -301,8 +304,7 @@ class Explorer:
     def render_latent(self, latent_json) -> str:
         """The image of an exported latent: the same pixels as where it was exported."""
         z, label = self._latent(latent_json)
-        image = pictures.upscale(self._images(z[None], label), pictures.CURRENT_PIXELS)[0]
-        return self.files.png(image, View(0, 1.0, label, z).stem(self.class_names))
+        return self._picture(z, label, View(0, 1.0, label, z).stem(self.class_names))
 
     def open_link(self, query) -> View:
         """The view a share link's query opens (see `explorer.view`)."""

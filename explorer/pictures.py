@@ -32,9 +32,9 @@ def upscale(images: np.ndarray, pixels: int) -> np.ndarray:
     return images.repeat(factor, axis=1).repeat(factor, axis=2)
 
 
-def strip(images: np.ndarray, pixels: int = STRIP_PIXELS, columns: int | None = None) -> np.ndarray:
-    """Images side by side (in rows of `columns`), each upscaled to about `pixels`, as one HWC picture."""
-    return image_grid(upscale(images, pixels), columns=columns or len(images), padding=2)
+def strip(images: np.ndarray, pixels: int = STRIP_PIXELS) -> np.ndarray:
+    """Images side by side, each upscaled to about `pixels`, as one HWC picture."""
+    return image_grid(upscale(images, pixels), columns=len(images), padding=2)
 
 
 def slug(*parts) -> str:

@@ -104,6 +104,33 @@ def with_direction_parameters(fn, count: int):
     return named
 
 
+def settle_after(event):
+    """Once `event` succeeds, the followers of the tab in view refresh (a moment later, see SETTLE_JS)."""
+    event.success(None, js=SETTLE_JS)
+
+
+def remembering(fn):
+    """`fn`, also returning the arguments it was called with, to keep in a `gr.State`: a click on the
+    gallery it drew then picks exactly what was shown, whatever the controls say by then."""
+
+    def draw(*arguments):
+        result = fn(*arguments)
+        return (*(result if isinstance(result, tuple) else (result,)), arguments)
+
+    return draw
+
+
+def picking(pick, what: str):
+    """A gallery's select handler: `pick(arguments, index)` with the arguments `remembering` kept."""
+
+    def picked(arguments, evt: gr.SelectData):
+        if arguments is None:
+            raise ValueError(f"The {what} are still being drawn; click again in a moment.")
+        return pick(arguments, evt.index)
+
+    return user_errors(picked)
+
+
 def api_endpoint(fn, inputs, outputs, api_name: str, parent=None):
     """A named API endpoint with the page's components as its types, triggered by the API only (its trigger,
     a hidden button, goes into `parent` when given: tabs hold only tabs)."""
@@ -210,10 +237,17 @@ class Current:
 
     def show(self, event):
         """After `event` succeeds, render the current image; once settled, what depends on it follows."""
-        rendered = event.success(
-            self.live, self.controls, self.outputs, **PRIVATE, **IN_ORDER, preprocess=False, trigger_mode="always_last"
+        settle_after(
+            event.success(
+                self.live,
+                self.controls,
+                self.outputs,
+                **PRIVATE,
+                **IN_ORDER,
+                preprocess=False,
+                trigger_mode="always_last",
+            )
         )
-        rendered.success(None, js=SETTLE_JS)
 
     def follow(self, handler, outputs, tab: str, inputs: list | None = None):
         """Refresh `outputs` with `handler` once the picture settles, when `tab` is in view."""
@@ -221,23 +255,25 @@ class Current:
 
     def on_tab(self, tab_component, tab: str):
         """Remember that `tab` is in view, and bring its followers up to date."""
-        tab_component.select(lambda: tab, None, self.tab, **PRIVATE).success(None, js=SETTLE_JS)
+        settle_after(tab_component.select(lambda: tab, None, self.tab, **PRIVATE))
 
     def wire(self):
         ex = self.explorer
         triggers = [slider.input for slider in self.sliders] + [self.psi.input, self.class_name.input]
-        gr.on(triggers, self.live, self.controls, self.outputs, **LIVE, **IN_ORDER, api_visibility="private").success(
-            None, js=SETTLE_JS
+        settle_after(
+            gr.on(triggers, self.live, self.controls, self.outputs, **LIVE, **IN_ORDER, api_visibility="private")
         )
-        gr.on(
-            [self.seed.input, self.seed.submit],
-            user_errors(while_typing(self.from_seed, 1 + len(self.outputs))),
-            self.controls,
-            [self.base, *self.outputs],
-            **LIVE,
-            **IN_ORDER,
-            api_visibility="private",
-        ).success(None, js=SETTLE_JS)
+        settle_after(
+            gr.on(
+                [self.seed.input, self.seed.submit],
+                user_errors(while_typing(self.from_seed, 1 + len(self.outputs))),
+                self.controls,
+                [self.base, *self.outputs],
+                **LIVE,
+                **IN_ORDER,
+                api_visibility="private",
+            )
+        )
         self.show(
             self.random.click(ex.random_seed, None, self.seed, api_name="random_seed").success(
                 lambda: "", None, self.base, **PRIVATE
@@ -395,8 +431,7 @@ def samples_tool(explorer: Explorer, current: Current):
     inputs = [start, count, current.psi, current.class_name, every_class]
     api_endpoint(explorer.samples, inputs, gallery, "samples", tab)
 
-    def draw(*arguments):
-        return explorer.samples(*arguments), arguments
+    draw = remembering(explorer.samples)
 
     def turn(first, step):
         return min(max(0, int(first or 0) + step), latents.MAX_SEED)
@@ -413,14 +448,15 @@ def samples_tool(explorer: Explorer, current: Current):
         api_visibility="private",
     )
 
-    def pick(arguments, evt: gr.SelectData):
-        if arguments is None:
-            raise ValueError("The samples are still being drawn; click again in a moment.")
+    def pick(arguments, index):
         first, number, _psi, class_name, mixed = arguments
-        seed, class_name = explorer.sample_pick(first, number, class_name, mixed, evt.index)
+        seed, class_name = explorer.sample_pick(first, number, class_name, mixed, index)
         return seed, "", class_name
 
-    current.show(gallery.select(user_errors(pick), drawn, [current.seed, current.base, current.class_name], **PRIVATE))
+    picked = gallery.select(
+        picking(pick, "samples"), drawn, [current.seed, current.base, current.class_name], **PRIVATE
+    )
+    current.show(picked)
     return draw, inputs, [gallery, drawn]
 
 
@@ -521,19 +557,15 @@ def interpolate_tool(explorer: Explorer, current: Current):
     inputs = [a, b, frames, mode, current.class_name]
     api_endpoint(explorer.interpolate, inputs, [gallery, animation], "interpolate", tab)
 
-    def draw(*arguments):
-        return *explorer.interpolate(*arguments), arguments
-
+    draw = remembering(explorer.interpolate)
     for event in (run.click, handed_a.success, handed_b.success):
         event(user_errors(draw), inputs, [gallery, animation, drawn], **PRIVATE, preprocess=False)
 
-    def pick(arguments, evt: gr.SelectData):
-        if arguments is None:
-            raise ValueError("The frames are still being drawn; click again in a moment.")
-        latent_json, _ = explorer.interpolation_tile(*arguments, evt.index)
+    def pick(arguments, index):
+        latent_json, _ = explorer.interpolation_tile(*arguments, index)
         return explorer.latent_controls(latent_json)[1:]
 
-    current.show(gallery.select(user_errors(pick), drawn, current.controls[1:], **PRIVATE))
+    current.show(gallery.select(picking(pick, "frames"), drawn, current.controls[1:], **PRIVATE))
     return draw, inputs, [gallery, animation, drawn]
 
 
