@@ -10,11 +10,10 @@ Interrupted runs resume when started again with the same --out.
 """
 
 import argparse
-import csv
+import contextlib
 import dataclasses
 import json
 import os
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -23,7 +22,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras
 
-from gan_core import hub, metrics, saved_model
+from gan_core import hub, metrics, run, saved_model
 from gan_core.augment import POLICIES, parse_policy
 from gan_core.callbacks import EpochTimer, FrechetDistance, SampleGrid
 from gan_core.data import DATASETS, DataError, load_data, load_idx_dataset, make_dataset
@@ -32,10 +31,6 @@ from gan_core.losses import LOSSES
 from gan_core.networks import IMAGE_SIZES
 from gan_core.recipe import Recipe, build_gan
 
-RUN_JSON = "run.json"
-HISTORY_CSV = "history.csv"
-BACKUP_DIR = "backup"
-BEST_DIR = "best"
 DEFAULT_FD_EVERY = 5
 # Flags that define a run: resuming with a different value would train a different model.
 RUN_FLAGS = (
@@ -227,7 +222,7 @@ def resolve_flags(args, saved: dict | None) -> dict:
 def plan(args) -> tuple[dict, str]:
     """Decide what to do with --out: a "new" run, "resume" an interrupted one, or "extend" a finished one."""
     out = args.out
-    run_json = out / RUN_JSON
+    run_json = out / run.RUN_JSON
     if not run_json.exists():
         if out.exists() and any(out.iterdir()):
             raise UsageError(f"--out {out} is not empty and is not a train.py run folder; choose another --out.")
@@ -239,10 +234,13 @@ def plan(args) -> tuple[dict, str]:
     except json.JSONDecodeError as error:
         raise UsageError(f"{run_json} is corrupt ({error}); choose another --out.") from None
     flags = resolve_flags(args, saved)
-    finished = (out / saved_model.RUN_MODEL_DIR / saved_model.GAN_JSON).exists() and not (out / BACKUP_DIR).exists()
-    if not finished:
+    for repair in saved_model.recover_interrupted_saves(out):
+        print(repair)
+    if run.retire_stale_backup(out):
+        print(f"Removed the backup in {out}: the finished model was saved after it.")
+    done = run.finished_epochs(out)
+    if done is None or run.backup_epoch(out):
         return flags, "resume"
-    done = saved_model.read_metadata(out)["epochs"]
     if not args.resume:
         raise UsageError(
             f"{out} already holds a finished model ({done} epochs). Choose another --out, "
@@ -251,44 +249,6 @@ def plan(args) -> tuple[dict, str]:
     if flags["epochs"] <= done:
         raise UsageError(f"--resume: {out} already has {done} epochs; pass --epochs larger than {done}.")
     return flags, "extend"
-
-
-def backup_epoch(out: Path) -> int:
-    """Epochs finished according to `BackupAndRestore`'s metadata (0 when there is none)."""
-    metadata = out / BACKUP_DIR / "training_metadata.json"
-    return json.loads(metadata.read_text())["epoch"] if metadata.exists() else 0
-
-
-def history_rows(out: Path) -> list[dict]:
-    path = out / HISTORY_CSV
-    if not path.exists():
-        return []
-    with path.open(newline="") as file:
-        return list(csv.DictReader(file))
-
-
-def drop_history_after(out: Path, epochs: int) -> None:
-    """Forget history rows of epochs that the restored backup did not keep."""
-    rows = history_rows(out)
-    kept = [row for row in rows if int(row["epoch"]) < epochs]
-    if len(kept) == len(rows):
-        return
-    with (out / HISTORY_CSV).open("w", newline="") as file:
-        writer = csv.DictWriter(file, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(kept)
-
-
-def training_summary(out: Path, steps_per_epoch: int, batch_size: int) -> dict:
-    rows = history_rows(out)
-    last = rows[-1]
-    return {
-        "epochs": len(rows),
-        "steps": len(rows) * steps_per_epoch,
-        "images_seen": len(rows) * steps_per_epoch * batch_size,
-        "train_seconds": round(sum(float(row["seconds"]) for row in rows), 1),
-        "final": {name: round(float(last[name]), 4) for name in ("d_loss", "g_loss", "d_real", "d_fake")},
-    }
 
 
 def quality_callbacks(args, flags: dict, out: Path, model_metadata) -> list[keras.callbacks.Callback]:
@@ -303,7 +263,7 @@ def quality_callbacks(args, flags: dict, out: Path, model_metadata) -> list[kera
                 f"{error}\nFD during training needs the test split; --fd-every 0 trains without it."
             ) from None
         real_features, _ = metrics.embed(classifier, test.images)
-        best_dir = out / BEST_DIR
+        best_dir = out / run.BEST_DIR
         best = (
             saved_model.read_metadata(best_dir)["quality"]["fd"] if (best_dir / saved_model.GAN_JSON).exists() else None
         )
@@ -319,7 +279,7 @@ def quality_callbacks(args, flags: dict, out: Path, model_metadata) -> list[kera
     return callbacks
 
 
-def train(flags: dict, mode: str, args) -> Path:
+def train(flags: dict, mode: str, args, held: contextlib.ExitStack) -> Path:
     out = args.out
     data = load_data(
         flags["dataset"], flags["data_dir"], flags["image_size"], flags["channels"], allow_download=not args.no_download
@@ -344,10 +304,10 @@ def train(flags: dict, mode: str, args) -> Path:
         print(f"Training the finished model in {out} further: epochs {initial_epoch + 1} … {recipe.epochs}")
     else:
         gan = build_gan(recipe, data.image_shape, data.num_classes, seed=flags["seed"])
-        initial_epoch = backup_epoch(out) if mode == "resume" else 0
+        initial_epoch = run.backup_epoch(out) if mode == "resume" else 0
         if mode == "resume":
             print(f"Resuming the interrupted run in {out} after epoch {initial_epoch} of {recipe.epochs}")
-        drop_history_after(out, initial_epoch)
+        run.drop_history_after(out, initial_epoch)
 
     def model_metadata(epochs: int) -> dict:
         return {
@@ -361,7 +321,9 @@ def train(flags: dict, mode: str, args) -> Path:
 
     measuring = quality_callbacks(args, flags, out, model_metadata)  # may fail: before the run folder is written
     out.mkdir(parents=True, exist_ok=True)
-    (out / RUN_JSON).write_text(json.dumps(flags, indent=2) + "\n")
+    (out / run.RUN_JSON).write_text(json.dumps(flags, indent=2) + "\n")
+    if mode == "new":
+        held.enter_context(run.lock(out))
     print(f"Run folder: {out}  (after an interruption, resume with: python train.py --out {out})")
     gan.fit(
         dataset,
@@ -371,17 +333,15 @@ def train(flags: dict, mode: str, args) -> Path:
         shuffle=False,
         callbacks=[
             EpochTimer(recipe.batch_size),
-            SampleGrid(out / "samples"),
+            SampleGrid(out / run.SAMPLES_DIR),
             *measuring,
-            keras.callbacks.CSVLogger(out / HISTORY_CSV, append=True),
+            keras.callbacks.CSVLogger(out / run.HISTORY_CSV, append=True),
             # Last, so a crash after it leaves at most a history row that resuming drops.
-            keras.callbacks.BackupAndRestore(out / BACKUP_DIR, double_checkpoint=True, delete_checkpoint=False),
+            keras.callbacks.BackupAndRestore(out / run.BACKUP_DIR, double_checkpoint=True, delete_checkpoint=False),
         ],
     )
-    metadata = {**model_metadata(recipe.epochs), "training": training_summary(out, steps_per_epoch, recipe.batch_size)}
-    model_dir = saved_model.save(gan, out / saved_model.RUN_MODEL_DIR, metadata)
-    shutil.rmtree(out / BACKUP_DIR, ignore_errors=True)
-    return model_dir
+    summary = run.training_summary(out, steps_per_epoch, recipe.batch_size)
+    return run.finish(gan, out, {**model_metadata(recipe.epochs), "training": summary})
 
 
 def main(argv=None) -> int:
@@ -393,13 +353,18 @@ def main(argv=None) -> int:
             raise UsageError("--hub-private and --hub-revision need --push-to-hub REPO_ID.")
         if args.push_to_hub:
             hub.check_can_push(args.push_to_hub)
-        flags, mode = plan(args)
-        if args.fd_every is None:
-            args.fd_every = DEFAULT_FD_EVERY if flags["dataset"] == "fashion-mnist" else 0
-        elif args.fd_every and flags["dataset"] != "fashion-mnist":
-            raise UsageError("--fd-every needs --dataset fashion-mnist: the FD classifier knows Fashion-MNIST only.")
-        model_dir = train(flags, mode, args)
-    except (UsageError, DataError, saved_model.ModelFolderError, hub.HubError) as error:
+        with contextlib.ExitStack() as held:
+            if (args.out / run.RUN_JSON).exists():
+                held.enter_context(run.lock(args.out))
+            flags, mode = plan(args)
+            if args.fd_every is None:
+                args.fd_every = DEFAULT_FD_EVERY if flags["dataset"] == "fashion-mnist" else 0
+            elif args.fd_every and flags["dataset"] != "fashion-mnist":
+                raise UsageError(
+                    "--fd-every needs --dataset fashion-mnist: the FD classifier knows Fashion-MNIST only."
+                )
+            model_dir = train(flags, mode, args, held)
+    except (UsageError, DataError, saved_model.ModelFolderError, run.RunFolderError, hub.HubError) as error:
         print(f"train.py: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -16,6 +16,7 @@ import functools
 import hashlib
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -33,6 +34,7 @@ SAMPLES_PNG = "samples.png"
 RUN_MODEL_DIR = "model"
 WEIGHTS_FILE = "model.weights.h5"
 KERAS_FILES = ("config.json", "metadata.json", WEIGHTS_FILE)
+INTERRUPTED_STEP = re.compile(r"\.(?P<name>.+)\.(?P<step>partial|previous|retired)-\d+")
 
 
 class ModelFolderError(Exception):
@@ -122,7 +124,7 @@ def save(gan, folder, metadata: dict) -> Path:
     into `gan.json` beside what the model itself tells.
     """
     folder = Path(folder)
-    staging = folder.with_name(f".{folder.name}.partial-{os.getpid()}")
+    staging = beside(folder, "partial")
     shutil.rmtree(staging, ignore_errors=True)
     gan.refresh_ema_statistics()
     gan.sampling_generator.save(staging, zipped=False)
@@ -139,12 +141,38 @@ def save(gan, folder, metadata: dict) -> Path:
     }
     (staging / GAN_JSON).write_text(json.dumps(description, indent=2) + "\n")
 
-    previous = folder.with_name(f".{folder.name}.previous-{os.getpid()}")
+    previous = beside(folder, "previous")
     if folder.exists():
         folder.rename(previous)
     staging.rename(folder)
     shutil.rmtree(previous, ignore_errors=True)
     return folder
+
+
+def beside(folder: Path, step: str) -> Path:
+    """Where a step of replacing `folder` works: hidden beside it, named for the step and the process."""
+    return folder.with_name(f".{folder.name}.{step}-{os.getpid()}")
+
+
+def recover_interrupted_saves(parent: Path) -> list[str]:
+    """Repair what a process killed while replacing a folder in `parent` left there, one line per repair.
+
+    A folder moved aside but not yet replaced is put back; half-written and half-deleted ones are
+    removed. Call it only while no other process writes in `parent`.
+    """
+    repairs = []
+    for path in sorted(Path(parent).iterdir()):
+        match = INTERRUPTED_STEP.fullmatch(path.name)
+        if not match:
+            continue
+        destination = path.with_name(match["name"])
+        if match["step"] == "previous" and not destination.exists():
+            path.rename(destination)
+            repairs.append(f"Put back {destination}, which a save killed half-way had moved aside.")
+        else:
+            shutil.rmtree(path)
+            repairs.append(f"Removed {path}, left by a process killed half-way.")
+    return repairs
 
 
 def model_folder(path) -> Path:

@@ -33,8 +33,11 @@ def write_idx(path, array: np.ndarray, truncate_by: int = 0) -> None:
 
 @pytest.fixture
 def idx_dir(tmp_path):
+    return write_tiny_idx_dataset(tmp_path / "idx")
+
+
+def write_tiny_idx_dataset(folder: Path) -> Path:
     """A tiny Fashion-MNIST-shaped IDX data set: 64 images whose brightness encodes the label."""
-    folder = tmp_path / "idx"
     folder.mkdir()
     labels = np.arange(64, dtype="uint8") % 10
     images = np.repeat(labels[:, None, None] * 25, 28 * 28).reshape(64, 28, 28)
