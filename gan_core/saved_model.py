@@ -17,9 +17,11 @@ import hashlib
 import json
 import os
 import re
+import reprlib
 import shutil
 from pathlib import Path
 
+import h5py
 import keras
 import numpy as np
 
@@ -34,6 +36,7 @@ SAMPLES_PNG = "samples.png"
 RUN_MODEL_DIR = "model"
 WEIGHTS_FILE = "model.weights.h5"
 KERAS_FILES = ("config.json", "metadata.json", WEIGHTS_FILE)
+MAX_LATENT_DIM = 4096
 INTERRUPTED_STEP = re.compile(r"\.(?P<name>.+)\.(?P<step>partial|previous|retired)-\d+")
 
 
@@ -194,9 +197,63 @@ def read_metadata(folder) -> dict:
         raise ModelFolderError(f"{folder} is not a saved GAN model: it has no {GAN_JSON}.") from error
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise ModelFolderError(f"{folder / GAN_JSON} is corrupt: {error}.") from error
-    if not isinstance(metadata, dict) or not isinstance(metadata.get("latent_dim"), int):
-        raise ModelFolderError(f"{folder / GAN_JSON} is corrupt: it has no integer latent_dim.")
+    if not isinstance(metadata, dict):
+        raise ModelFolderError(f"{folder / GAN_JSON} is corrupt: it holds {type(metadata).__name__}, not an object.")
+    problems = [
+        f"{name} must be {kind}, got {reprlib.repr(metadata[name])}"
+        for name, (kind, valid) in DESCRIPTION_FIELDS.items()
+        if name in metadata and not valid(metadata[name])
+    ]
+    if "latent_dim" not in metadata:
+        problems.insert(0, "latent_dim is missing")
+    if problems:
+        raise ModelFolderError(f"{folder / GAN_JSON} is corrupt: {'; '.join(problems)}.")
     return metadata
+
+
+def _whole(low: int, high: int):
+    return lambda value: type(value) is int and low <= value <= high
+
+
+def _names(value) -> bool:
+    return value is None or (isinstance(value, list) and all(isinstance(name, str) for name in value))
+
+
+# What the app and the tools read from gan.json, and what each must be (checked before the network loads).
+DESCRIPTION_FIELDS = {
+    "latent_dim": (f"a whole number in 1 … {MAX_LATENT_DIM}", _whole(1, MAX_LATENT_DIM)),
+    "num_classes": ("null or a whole number in 2 … 10000", lambda value: value is None or _whole(2, 10_000)(value)),
+    "class_names": ("null or a list of names", _names),
+    "image_shape": (
+        "[height, width, channels]",
+        lambda value: isinstance(value, list) and len(value) == 3 and all(_whole(1, 4096)(side) for side in value),
+    ),
+    "dataset": ("null or text", lambda value: value is None or isinstance(value, str)),
+    "epochs": ("a whole number", _whole(0, 10**9)),
+    **{name: ("an object", lambda value: isinstance(value, dict)) for name in ("recipe", "training", "quality")},
+}
+
+
+def check_matches_network(model: keras.Model, metadata: dict, folder: Path) -> None:
+    """Refuse a `gan.json` that describes another network than the one beside it, one message per mismatch."""
+    z_length = model.inputs[0].shape[-1]
+    embeddings = [layer for layer in model.layers if isinstance(layer, keras.layers.Embedding)]
+    classes = embeddings[0].input_dim if len(model.inputs) > 1 and embeddings else None
+    names = metadata.get("class_names")
+    problems = []
+    if metadata["latent_dim"] != z_length:
+        problems.append(f"latent_dim is {metadata['latent_dim']}, but the generator takes a z of {z_length}")
+    if metadata.get("num_classes") != classes:
+        network = f"a label embedding of {classes} classes" if classes else "no class label"
+        problems.append(f"num_classes is {json.dumps(metadata.get('num_classes'))}, but the generator has {network}")
+    if names is not None and len(names) != classes:
+        problems.append(f"class_names has {len(names)} names for {classes or 0} classes")
+    if tuple(model.output_shape[1:]) != tuple(metadata.get("image_shape", ())):
+        problems.append(
+            f"image_shape is {metadata.get('image_shape')}, but the generator makes {list(model.output_shape[1:])}"
+        )
+    if problems:
+        raise ModelFolderError(f"{folder / GAN_JSON} does not match the generator: {'; '.join(problems)}.")
 
 
 def update_metadata(folder, updates: dict) -> Path:
@@ -217,14 +274,15 @@ def load(path) -> SavedGenerator:
     if missing:
         raise ModelFolderError(f"{folder} is incomplete: {', '.join(missing)} missing.")
     try:
+        with h5py.File(folder / WEIGHTS_FILE, "r"):
+            pass
+    except OSError as error:
+        raise ModelFolderError(f"{folder / WEIGHTS_FILE} is truncated or corrupt: {error}.") from error
+    try:
         model = keras.saving.load_model(folder, compile=False, safe_mode=True)
     except Exception as error:
         raise ModelFolderError(f"Cannot load the generator in {folder}: {error}") from error
-    if tuple(model.output_shape[1:]) != tuple(metadata.get("image_shape", ())):
-        raise ModelFolderError(
-            f"{folder} is inconsistent: {GAN_JSON} says image_shape {metadata.get('image_shape')}, "
-            f"the generator makes {list(model.output_shape[1:])}."
-        )
+    check_matches_network(model, metadata, folder)
     return SavedGenerator(model, metadata, folder)
 
 

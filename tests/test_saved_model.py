@@ -1,10 +1,12 @@
 import json
+import re
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import save_tiny_model
 
 import gan_core
 from gan_core import saved_model
@@ -76,18 +78,60 @@ def test_missing_weights(model_dir):
         gan_core.load(model_dir)
 
 
-def test_corrupt_weights(model_dir):
+@pytest.mark.parametrize("kept", [0.02, 0.5, 0.98])
+def test_truncated_weights_are_named(model_dir, kept):
     weights = model_dir / "model.weights.h5"
-    weights.write_bytes(weights.read_bytes()[:1000])
-    with pytest.raises(ModelFolderError, match="Cannot load the generator"):
+    weights.write_bytes(weights.read_bytes()[: int(weights.stat().st_size * kept)])
+    with pytest.raises(ModelFolderError, match=re.escape(f"{weights} is truncated or corrupt: ")):
         gan_core.load(model_dir)
 
 
-def test_metadata_that_contradicts_the_generator(model_dir):
-    metadata = json.loads((model_dir / "gan.json").read_text())
-    (model_dir / "gan.json").write_text(json.dumps({**metadata, "image_shape": [64, 64, 3]}))
-    with pytest.raises(ModelFolderError, match="inconsistent"):
+def write_description(folder, **changes):
+    metadata = json.loads((folder / "gan.json").read_text())
+    (folder / "gan.json").write_text(json.dumps({**metadata, **changes}))
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"class_names": 5}, "class_names must be null or a list of names, got 5"),
+        ({"latent_dim": 10**12}, "latent_dim must be a whole number in 1 … 4096, got 1000000000000"),
+        ({"latent_dim": True}, "latent_dim must be a whole number in 1 … 4096, got True"),
+        ({"image_shape": [28, 28]}, "image_shape must be [height, width, channels], got [28, 28]"),
+        (
+            {"training": 5, "dataset": ["x"]},
+            "dataset must be null or text, got ['x']; training must be an object, got 5",
+        ),
+        ({"latent_dim": None}, "latent_dim must be a whole number in 1 … 4096, got None"),
+    ],
+)
+def test_description_fields_of_the_wrong_kind_are_refused_one_message_each(model_dir, changes, message):
+    write_description(model_dir, **changes)
+    with pytest.raises(ModelFolderError, match=re.escape(f"{model_dir / 'gan.json'} is corrupt: {message}.")):
         gan_core.load(model_dir)
+
+
+@pytest.mark.parametrize(
+    ("conditional", "changes", "message"),
+    [
+        (False, {"image_shape": [64, 64, 3]}, "image_shape is [64, 64, 3], but the generator makes [28, 28, 1]"),
+        (False, {"latent_dim": 17}, "latent_dim is 17, but the generator takes a z of 16"),
+        (False, {"num_classes": 3}, "num_classes is 3, but the generator has no class label"),
+        (True, {"num_classes": 10, "class_names": None}, "num_classes is 10, but the generator has a label embedding"),
+        (True, {"class_names": ["Shirt", "Bag"]}, "class_names has 2 names for 3 classes"),
+        (True, {"latent_dim": 8, "num_classes": None},
+         "latent_dim is 8, but the generator takes a z of 16; num_classes is null, but the generator has a label "
+         "embedding of 3 classes."),
+    ],
+)  # fmt: skip
+def test_description_that_contradicts_the_network_is_refused(tmp_path, conditional, changes, message):
+    folder = save_tiny_model(tmp_path / "model", conditional=conditional)
+    write_description(folder, **changes)
+    with pytest.raises(
+        ModelFolderError, match=re.escape(f"{folder / 'gan.json'} does not match the generator: ")
+    ) as error:
+        gan_core.load(folder)
+    assert message in str(error.value)
 
 
 def test_whole_gan_loads_for_more_training(tiny_gan, model_dir):
