@@ -160,8 +160,8 @@ def beside(folder: Path, step: str) -> Path:
 def recover_interrupted_saves(parent: Path) -> list[str]:
     """Repair what a process killed while replacing a folder in `parent` left there, one line per repair.
 
-    A folder moved aside but not yet replaced is put back; half-written and half-deleted ones are
-    removed. Call it only while no other process writes in `parent`.
+    A folder moved aside but not yet replaced is put back; half-written files and folders, and
+    half-deleted folders, are removed. Call it only while no other process writes in `parent`.
     """
     repairs = []
     for path in sorted(Path(parent).iterdir()):
@@ -173,7 +173,10 @@ def recover_interrupted_saves(parent: Path) -> list[str]:
             path.rename(destination)
             repairs.append(f"Put back {destination}, which a save killed half-way had moved aside.")
         else:
-            shutil.rmtree(path)
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
             repairs.append(f"Removed {path}, left by a process killed half-way.")
     return repairs
 
@@ -260,7 +263,7 @@ def update_metadata(folder, updates: dict) -> Path:
     """Merge `updates` into the `gan.json` of a saved-model folder; the old file stays whole until the new one is."""
     folder = model_folder(folder)
     metadata = {**read_metadata(folder), **updates}
-    staging = folder / f".{GAN_JSON}.partial-{os.getpid()}"
+    staging = beside(folder / GAN_JSON, "partial")
     staging.write_text(json.dumps(metadata, indent=2) + "\n")
     os.replace(staging, folder / GAN_JSON)
     return folder / GAN_JSON
