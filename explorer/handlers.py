@@ -12,7 +12,7 @@ import secrets
 import numpy as np
 
 from explorer import pictures
-from explorer.checks import choice, number, shown
+from explorer.checks import choice, flag, number, shown, text
 from explorer.view import View, parse_query
 from gan_core import hub
 from gan_core import latent as latents
@@ -26,6 +26,7 @@ NUM_DIRECTIONS = 8
 DEFAULT_LIMIT = 3.0  # a slider's bound when the model's gan.json has no measured limits
 PREVIEW_STEPS = 7  # frames in a direction's preview strip
 MAX_OPERAND_SEEDS = 64
+MAX_QUERY_CHARS = 20_000  # a share link's query; one with a 512-d latent (z=…) takes about 2,800
 
 
 def shown_frames(frames: int) -> np.ndarray:
@@ -111,9 +112,10 @@ class Explorer:
         mean latent, put back on the shell) or a latent JSON."""
         expected = f"{name} must be a seed, seeds to average (3, 8, 12) or a latent JSON"
         if isinstance(spec, int) and not isinstance(spec, bool):
-            spec = str(spec)
+            spec = str(self._seed(spec, f"{name}'s seed"))
         if not isinstance(spec, str):
             raise ValueError(f"{expected}, got {shown(spec)}.")
+        text(spec, name, latents.MAX_LATENT_JSON)
         if not spec.strip():
             raise ValueError(f"{name} is empty: give a seed, seeds to average (3, 8, 12) or a latent JSON.")
         if spec.lstrip().startswith("{"):
@@ -122,9 +124,9 @@ class Explorer:
         tokens = re.split(r"[\s,]+", spec.strip())
         if not all(token.isdigit() for token in tokens):
             raise ValueError(f"{expected}, got {shown(spec)}.")
+        if len(tokens) > MAX_OPERAND_SEEDS:
+            raise ValueError(f"{name}: average at most {MAX_OPERAND_SEEDS} seeds, got {len(tokens)}.")
         seeds = [self._seed(token, f"{name}'s seed") for token in tokens]
-        if len(seeds) > MAX_OPERAND_SEEDS:
-            raise ValueError(f"{name}: average at most {MAX_OPERAND_SEEDS} seeds, got {len(seeds)}.")
         dim = self.generator.latent_dim
         z = (
             latents.latent_from_seed(seeds[0], dim)
@@ -137,8 +139,25 @@ class Explorer:
     # ---- pictures --------------------------------------------------------------------------------
 
     def _images(self, z: np.ndarray, labels=None) -> np.ndarray:
-        """uint8 NHWC images of latents `z`; `labels` one class for all, a class each, or class-mixing weights."""
-        return self.generator.generate(latents=z, labels=labels)
+        """uint8 NHWC images of latents `z`; `labels` one class for all, a class each, or class-mixing weights.
+        A latent far off the shell (finite, but entries near float32's limit) can overflow inside the network:
+        its picture is then flat, without a warning in the log for each such request."""
+        with np.errstate(invalid="ignore", over="ignore"):
+            return self.generator.generate(latents=z, labels=labels)
+
+    @staticmethod
+    def _path(start: np.ndarray, end: np.ndarray, t: np.ndarray, mode: str) -> np.ndarray:
+        """The latents t of the way from A to B by `mode`: slerp needs both ends off zero (a latent of all
+        zeros has no direction to follow on the sphere), and every point must stay within float32."""
+        if mode == "slerp":
+            for z, name in ((start, "A"), (end, "B")):
+                if not np.any(z):
+                    raise ValueError(f"{name} is all zeros: slerp has no direction to follow from it; choose lerp.")
+        with np.errstate(over="ignore", invalid="ignore"):
+            path = latents.INTERPOLATIONS[mode](start, end, t)
+        if not np.all(np.isfinite(path)):
+            raise ValueError("The path from A to B leaves float32's range; use latents of a typical size.")
+        return path
 
     def _picture(self, z: np.ndarray, label: int | None, stem: str) -> str:
         """The file of one latent's picture at the current image's size."""
@@ -162,8 +181,8 @@ class Explorer:
         try:
             with open(path, encoding="utf-8") as file:
                 return file.read(latents.MAX_LATENT_JSON + 1)
-        except (OSError, UnicodeDecodeError) as error:
-            raise ValueError(f"Cannot read the uploaded file as text: {error}") from None
+        except (OSError, UnicodeDecodeError, TypeError) as error:  # TypeError: not a path at all
+            raise ValueError(f"Cannot read the uploaded file as text: {shown(str(error))}") from None
 
     def latent_json(self, z: np.ndarray, label: int | None) -> str:
         return latents.latent_to_json(z, label, self.generator.model_id, self.class_names)
@@ -230,8 +249,7 @@ class Explorer:
         return seed, None if label is None else self.class_names[label]
 
     def _sample_seeds(self, start, count, class_name, every_class) -> list[tuple[int, int | None]]:
-        if not isinstance(every_class, bool):
-            raise ValueError(f"Every class must be true or false, got {shown(every_class)}.")
+        flag(every_class, "Every class")
         start = self._seed(start, "First seed")
         count = number(count, "Number of images", 1, MAX_IMAGES, integer=True)
         seeds = [(start + i) % (latents.MAX_SEED + 1) for i in range(count)]
@@ -261,7 +279,7 @@ class Explorer:
             self._operand(b, class_name, "B"),
         )
         t = np.linspace(0.0, 1.0, frames)
-        images = self._images(latents.interpolate(start, end, frames, mode), self._mix(label_a, label_b, t))
+        images = self._images(self._path(start, end, t, mode), self._mix(label_a, label_b, t))
         stem = pictures.slug(name_a, "to", name_b, mode)
         picks = shown_frames(frames)
         tiles = pictures.upscale(images[picks], pictures.TILE_PIXELS)
@@ -276,7 +294,7 @@ class Explorer:
         t = number(t, "t", 0.0, 1.0)
         mode = choice(mode, "Interpolation", list(latents.INTERPOLATIONS))
         (start, label_a, _), (end, label_b, _) = self._operand(a, class_name, "A"), self._operand(b, class_name, "B")
-        z = latents.INTERPOLATIONS[mode](start, end, np.asarray([t]))[0]
+        z = self._path(start, end, np.asarray([t]), mode)[0]
         label = label_a if t < 0.5 else label_b
         return self.latent_json(z, label), None if label is None else self.class_names[label]
 
@@ -292,7 +310,7 @@ class Explorer:
         the result (a gallery: file, caption), and the result's latent as JSON."""
         operands = [self._operand(spec, class_name, name) for spec, name in ((a, "A"), (b, "B"), (c, "C"))]
         (z_a, label_a, _), (z_b, _, _), (z_c, _, _) = operands
-        result = latents.to_shell(z_a - z_b + z_c)
+        result = latents.to_shell(z_a.astype("float64") - z_b + z_c)  # float64: no overflow near float32's limit
         labels = [label for _, label, _ in operands] + [label_a]
         images = self._images(np.stack([z_a, z_b, z_c, result]), None if label_a is None else np.asarray(labels))
         tiles = pictures.upscale(images, pictures.TILE_PIXELS)
@@ -310,6 +328,8 @@ class Explorer:
         """The view a share link's query opens (see `explorer.view`)."""
         if not isinstance(query, (str, dict)):
             raise ValueError(f"A link query must be text, got {type(query).__name__}.")
+        if isinstance(query, str):
+            text(query, "A link query", MAX_QUERY_CHARS)
         return parse_query(query, self.generator.latent_dim, self.class_names, self.limits, PSI_RANGE)
 
     @staticmethod

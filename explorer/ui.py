@@ -6,8 +6,11 @@ starts from, the direction sliders) are the inputs of `/render`, and every tool
 that changes the picture sets them, then asks `Current` to show the result.
 What depends on the picture and costs more (direction previews, the class grid,
 the morph) follows once the controls are still, and only for the tab in view.
-Handlers raise ValueError for bad input; `user_errors` turns that into a
-`gr.Error` — one place, one log line, no traceback.
+Handlers raise ValueError for bad input (`explorer.checks`); `user_errors` turns that,
+and any other exception an input causes, into a `gr.Error` — one log line, no
+traceback. The page is a `CheckedBlocks`, which applies `user_errors` to every
+function registered in it, endpoints added later included, and refuses a request
+with the wrong number of values the same way.
 """
 
 import contextlib
@@ -15,7 +18,9 @@ import dataclasses
 import functools
 import inspect
 import sys
+import traceback
 from collections.abc import Callable
+from pathlib import Path
 
 import gradio as gr
 
@@ -23,6 +28,8 @@ from explorer import pictures
 from explorer.handlers import FRAMES, PSI_RANGE, Explorer
 from gan_core import latent as latents
 
+REPO = Path(__file__).resolve().parents[1]
+ERROR_CHARS = 120  # an unforeseen error's own message is cut to this length
 LIVE = {"trigger_mode": "always_last", "show_progress": "hidden", "preprocess": False}
 PRIVATE = {"api_visibility": "private", "show_progress": "hidden"}
 IN_ORDER = {"concurrency_id": "current-picture", "concurrency_limit": 1}  # renders finish in the order asked
@@ -57,18 +64,92 @@ EXAMPLES = {
 }
 
 
-def user_errors(fn):
-    """`fn` for the UI and the API: a ValueError becomes a `gr.Error` the user sees, logged as one line."""
+def refused(name: str, message: str, detail: str = "") -> gr.Error:
+    """A user error: one line in the server's log (`detail` only there), a `gr.Error` without a traceback."""
+    line = f"app.py: refused {name}: {' '.join(message.split())}{detail}"
+    print(line.encode("utf-8", "backslashreplace").decode("utf-8"), file=sys.stderr, flush=True)  # lone surrogates
+    return gr.Error(message, print_exception=False)
+
+
+def cut(text: str, chars: int = ERROR_CHARS) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= chars else text[: chars - 1] + "…"
+
+
+def user_errors(fn, name: str | None = None):
+    """`fn` for the UI and the API: whatever an input makes it raise becomes a `gr.Error` the user sees and one
+    line in the log, without a traceback. A ValueError is a check's refusal (`explorer.checks`) and says what was
+    wrong; any other exception (an OverflowError, TypeError, RecursionError, … that no check foresaw) is refused
+    too, with its type and the line of ours it came from in the log, so that it can be given a check of its own.
+    `CheckedBlocks` applies this to every function of the page."""
+    if getattr(fn, "user_errors", False):
+        return fn
+    if any(test(inspect.unwrap(fn)) for test in (inspect.iscoroutinefunction, inspect.isgeneratorfunction)):
+        raise TypeError(f"user_errors guards plain functions, not coroutines or generators: {fn!r}.")
+    name = name or getattr(fn, "__name__", "handler")
 
     @functools.wraps(fn)
     def checked(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
+        except gr.Error:
+            raise
         except ValueError as error:
-            print(f"app.py: refused {fn.__name__}: {error}", file=sys.stderr, flush=True)
-            raise gr.Error(str(error), print_exception=False) from None
+            raise refused(name, str(error)) from None
+        except Exception as error:  # noqa: BLE001 - every input-made failure is a user error
+            message = f"Could not use this input ({type(error).__name__}: {cut(str(error))})."
+            raise refused(name, message, f" [unforeseen, at {where(error)}]") from None
 
+    checked.user_errors = True
     return checked
+
+
+def where(error: BaseException) -> str:
+    """The innermost line of this project's code in `error`'s traceback ("explorer/checks.py:72")."""
+    frames = traceback.extract_tb(error.__traceback__)
+    ours = [frame for frame in frames if frame.filename.startswith(str(REPO)) and ".venv" not in frame.filename]
+    frame = (ours or frames)[-1]
+    path = Path(frame.filename)
+    return f"{path.relative_to(REPO) if path.is_relative_to(REPO) else path.name}:{frame.lineno}"
+
+
+def endpoint_name(block_fn) -> str:
+    return block_fn.api_name if isinstance(block_fn.api_name, str) else block_fn.name or "handler"
+
+
+class CheckedBlocks(gr.Blocks):
+    """`gr.Blocks` in which every request is checked the same way, endpoints added later included: each function
+    registered in it is wrapped in `user_errors` when a `with` block on it closes, and what Gradio refuses before
+    a function runs is one clean error and one log line as well: too few values (or, for a named API endpoint,
+    too many: they would be ignored), or a file the caller may not read."""
+
+    def __exit__(self, exc_type=None, *args):
+        result = super().__exit__(exc_type, *args)
+        if exc_type is None:
+            for block_fn in self.fns.values():
+                if block_fn.fn is not None:
+                    block_fn.fn = user_errors(block_fn.fn, endpoint_name(block_fn))
+        return result
+
+    def validate_inputs(self, block_fn, inputs):
+        """Gradio's message for too few values lists the components' reprs, memory addresses and all."""
+        wanted, name = len(block_fn.inputs), endpoint_name(block_fn)
+        public = isinstance(block_fn.api_name, str) and block_fn.api_visibility == "public"
+        if len(inputs) < wanted or (public and len(inputs) > wanted):
+            try:
+                parameters = list(inspect.signature(block_fn.fn).parameters) if block_fn.fn else []
+            except (TypeError, ValueError):
+                parameters = []
+            listed = f" ({cut(', '.join(parameters), 80)})" if len(parameters) == wanted and parameters else ""
+            raise refused(name, f"{name} takes {wanted} value{'s' * (wanted != 1)}{listed}, got {len(inputs)}.")
+
+    async def preprocess_data(self, block_fn, *args, **kwargs):
+        try:
+            return await super().preprocess_data(block_fn, *args, **kwargs)
+        except gr.Error:
+            raise
+        except Exception as error:  # noqa: BLE001 - e.g. InvalidPathError: a path the caller did not upload
+            raise refused(endpoint_name(block_fn), cut(str(error)), f" [{type(error).__name__}]") from None
 
 
 def while_typing(fn, outputs: int, optional: tuple[int, ...] = (2, 3)):
@@ -622,7 +703,7 @@ def about_tool(explorer: Explorer, current: Current):
 
 def build_demo(explorer: Explorer) -> gr.Blocks:
     first_tab = "classes" if explorer.conditional else "samples"
-    with gr.Blocks(title="GAN latent explorer", delete_cache=(1800, 3600)) as demo:
+    with CheckedBlocks(title="GAN latent explorer", delete_cache=CACHE_CLEANING) as demo:
         header(explorer)
         with gr.Row(equal_height=False):
             current = Current(explorer, first_tab)
@@ -669,4 +750,7 @@ def build_demo(explorer: Explorer) -> gr.Blocks:
     return demo
 
 
-LAUNCH_OPTIONS = {"css": CSS, "max_file_size": "1mb"}
+# Every 5 minutes Gradio deletes the files it cached (our outputs, uploads) more than 30 minutes ago, and all of
+# them when the server stops: its cache holds at most the last 35 minutes of distinct outputs.
+CACHE_CLEANING = (300, 1800)
+LAUNCH_OPTIONS = {"css": CSS, "max_file_size": "1mb"}  # an upload of more is refused (HTTP 413)

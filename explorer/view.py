@@ -35,9 +35,11 @@ class View:
         return self.base if self.base is not None else latents.latent_from_seed(self.seed, latent_dim)
 
     def latent(self, directions: np.ndarray) -> np.ndarray:
-        """ψ · z₀ + Σᵢ sᵢ dᵢ."""
+        """ψ · z₀ + Σᵢ sᵢ dᵢ, or a ValueError when that leaves float32's range (a base latent near its limit)."""
         z = self.psi * self.start(directions.shape[1]).astype("float64")
         z += np.asarray(self.strengths, dtype="float64") @ directions[: len(self.strengths)]
+        if not np.all(np.abs(z) <= np.finfo("float32").max):
+            raise ValueError("ψ · latent + steering leaves float32's range (±3.4e38); lower ψ or use a smaller latent.")
         return z.astype("float32")
 
     def caption(self, class_names) -> str:
@@ -83,6 +85,9 @@ def parse_query(query, latent_dim: int, class_names, limits, psi_range) -> View:
     """
     if isinstance(query, str):
         query = dict(urllib.parse.parse_qsl(query.lstrip("?"), keep_blank_values=True))
+    unnamed = [key for key in query if not isinstance(key, str)]
+    if unnamed:
+        raise ValueError(f"A link's fields must be named by text, got {shown(unnamed[0])}.")
     query = {key: value for key, value in query.items() if not key.startswith("__")}  # Gradio's own, e.g. __theme
     direction_keys = [f"d{i + 1}" for i in range(len(limits))]
     unknown = sorted(set(query) - set(QUERY_KEYS) - set(direction_keys))

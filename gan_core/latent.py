@@ -9,12 +9,15 @@ import base64
 import binascii
 import json
 import math
+import re
 
 import numpy as np
 
 MAX_SEED = 2**32 - 1
 LATENT_FORMAT = "gan_core.latent/1"
 MAX_LATENT_JSON = 100_000  # characters; a 512-d latent takes about 12,000
+MAX_JSON_DEPTH = 8  # a latent JSON nests 2 deep; deeper text is refused before it is parsed
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
 
 
 def latent_from_seed(seed: int, latent_dim: int) -> np.ndarray:
@@ -144,6 +147,15 @@ def check_latent(latent, latent_dim: int, name: str = "Latent") -> np.ndarray:
     return vector
 
 
+def json_depth(text: str) -> int:
+    """How deeply JSON text nests arrays and objects (brackets inside strings do not count), found without
+    parsing it: `json.loads` recurses once per level and fails on deep text with a RecursionError."""
+    skeleton = np.frombuffer(_JSON_STRING.sub("", text).encode("utf-8", "replace"), dtype="uint8")
+    steps = np.isin(skeleton, np.frombuffer(b"[{", "uint8")).astype("int64")
+    steps -= np.isin(skeleton, np.frombuffer(b"]}", "uint8"))
+    return int(np.cumsum(steps).max(initial=0))
+
+
 def latent_to_json(latent: np.ndarray, label: int | None, model_id: str, class_names=None) -> str:
     """The shareable form of a latent and its class: floats written exactly, so reading it back
     (`latent_from_json`) gives the same image bit for bit. `model_id` ties it to one model."""
@@ -173,10 +185,17 @@ def latent_from_json(
     if len(text) > MAX_LATENT_JSON:
         raise ValueError(f"{name}: the latent JSON is too long ({len(text)} characters, at most {MAX_LATENT_JSON}).")
     try:
+        text = text.decode("utf-8") if isinstance(text, bytes) else text
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{name}: not valid latent JSON ({error}).") from None
+    if json_depth(text) > MAX_JSON_DEPTH:  # json.loads would recurse once per level, into a RecursionError
+        raise ValueError(f"{name}: not valid latent JSON (nested too deeply).")
+    try:
         data = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
-        reason = "nested too deeply" if isinstance(error, RecursionError) else error
-        raise ValueError(f"{name}: not valid latent JSON ({reason}).") from None
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{name}: not valid latent JSON ({error}).") from None
+    except ValueError:  # int() refuses numbers of more than 4,300 digits
+        raise ValueError(f"{name}: not valid latent JSON (a number with too many digits).") from None
     if not isinstance(data, dict) or data.get("format") != LATENT_FORMAT:
         raise ValueError(f"{name}: not a latent exported by this app (format must be {LATENT_FORMAT!r}).")
     if data.get("model") != model_id:

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 import app
-from explorer import handlers, pictures, ui
+from explorer import checks, handlers, pictures, ui
 from explorer.handlers import Explorer
 from explorer.view import View
 from gan_core import latent, load, saved_model
@@ -335,6 +335,158 @@ def test_a_long_bad_value_is_shown_cut_short(explorer):
     assert len(str(error.value)) < 200
 
 
+# ---- issue 10: inputs that once escaped as OverflowError, TypeError, RecursionError or NaN -----------------
+
+
+def latent_json_with(conditional, **changes) -> str:
+    return json.dumps({**json.loads(conditional.render(1, 1.0, "Bag", "", *ZEROS)[2]), **changes})
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [  # integers ≥ 10³⁰⁹ where a float is read (float() overflows) and integers too long for str()
+        (lambda e: e.render(1, 10**309, None, "", *ZEROS), "Truncation ψ must be in 0 … 2, got 1.000e+309."),
+        (lambda e: e.render(1, 1.0, None, "", -(10**309), *ZEROS[1:]), "Direction 1 must be in -3 … 3, got -1.0"),
+        (lambda e: e.interpolation_frame("1", "2", "lerp", None, 10**309), "t must be in 0 … 1, got 1.000e+309."),
+        (lambda e: e.render(10**5000, 1.0, None, "", *ZEROS), "Seed must be in 0 … 4294967295, got 1.000e+5000."),
+        (lambda e: e.render("9" * 5000, 1.0, None, "", *ZEROS), "Seed must be in 0 … 4294967295, got '999"),
+        (lambda e: e.interpolate(10**5000, "2", 5, "slerp", None), "A's seed must be in 0 … 4294967295, got 1.0"),
+        (lambda e: e.render(1, "1" + "0" * 309, None, "", *ZEROS), "Truncation ψ must be in 0 … 2, got 1.000e+309."),
+        (lambda e: e.render(1e300, 1.0, None, "", *ZEROS), "Seed must be in 0 … 4294967295, got 1e+300."),
+        # a list or dict as the interpolation mode, and other values of the wrong type
+        (lambda e: e.interpolate("1", "2", 5, {"mode": 1}, None), "Interpolation must be one of slerp, lerp, got {'m"),
+        (lambda e: e.interpolation_frame("1", "2", ["lerp"], None, 0.5), "Interpolation must be one of slerp, lerp"),
+        (lambda e: e.samples(0, 4, 1.0, None, 1), "Every class must be true or false, got 1."),
+        (lambda e: e.samples(0, True, 1.0, None), "Number of images must be a finite number, got True."),
+        (lambda e: e.open_link({1: "2"}), "A link's fields must be named by text, got 1."),
+        (lambda e: e.open_link("seed=1&" * 5000), "A link query is too long (35,000 characters, at most 20,000)."),
+        (lambda e: e.arithmetic("1 " * 10**6, "2", "3", None), "A is too long (2,000,000 characters, at most 100,000)"),
+        (lambda e: e.read_latent_file(None), "Cannot read the uploaded file as text"),
+    ],
+)  # fmt: skip
+def test_every_kind_of_bad_value_is_a_clear_value_error(explorer, call, message):
+    with pytest.raises(ValueError) as error:
+        call(explorer)
+    assert str(error.value).startswith(message) and len(str(error.value)) < 200
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [  # latent entries of 1e39 (infinite in float32), huge integers, a label of true read as class 1
+        ({"latent": [1e39] * 16}, "Latent: the latent must contain finite numbers only (float32, below 3.4e38)."),
+        ({"latent": [10**400] * 16}, "Latent: the latent must contain finite numbers only"),
+        ({"latent": [True] * 16}, "Latent: the latent must contain numbers only."),
+        ({"label": True}, "Latent: label must be a class index in 0 … 2."),
+        ({"label": 10**400}, "Latent: label must be a class index in 0 … 2."),
+    ],
+)
+def test_a_latent_is_finite_in_float32_and_its_label_an_index(conditional, changes, message):
+    with pytest.raises(ValueError) as error:
+        conditional.render_latent(latent_json_with(conditional, **changes))
+    assert str(error.value) == message or str(error.value).startswith(message)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[" * 49_000 + "]" * 49_000,  # 98,000 characters: under the length limit, too deep for json.loads
+        '{"latent": ' + "[" * 30_000 + "]" * 30_000 + "}",
+        '{"format": "gan_core.latent/1", "latent": [' + "1" * 5000 + "]}",  # int() refuses 4,300+ digits
+        b"\xff\xfe{",
+    ],
+)
+def test_latent_json_that_json_loads_cannot_read_is_refused_with_a_message(conditional, text):
+    with pytest.raises(ValueError, match="Latent: not valid latent JSON"):
+        conditional.render_latent(text)
+
+
+def test_slerp_refuses_an_all_zero_latent_and_lerp_draws_it(conditional):
+    zero = latent_json_with(conditional, latent=[0.0] * 16)
+    for call in (
+        lambda: conditional.interpolate(zero, zero, 5, "slerp", None),
+        lambda: conditional.interpolation_frame("1", zero, "slerp", None, 0.5),
+    ):
+        with pytest.raises(ValueError, match="is all zeros: slerp has no direction to follow from it; choose lerp"):
+            call()
+    frame, _ = conditional.interpolation_frame("4", zero, "lerp", None, 0.5)
+    np.testing.assert_allclose(json.loads(frame)["latent"], 0.5 * latent.latent_from_seed(4, 16), rtol=1e-6)
+    assert len(conditional.interpolate(zero, zero, 5, "lerp", None)[0]) == 5
+
+
+def test_latents_near_float32s_limit_are_drawn_or_refused_never_overflowed(conditional):
+    huge, negative = (latent_json_with(conditional, latent=[sign * 3e38] * 16) for sign in (1, -1))
+    assert pixels(conditional.render_latent(huge)).shape == (336, 336)
+    with pytest.raises(ValueError, match="leaves float32's range"):
+        conditional.render(1, 2.0, None, huge, *ZEROS)  # ψ · z = 6e38
+    _, result = conditional.arithmetic(huge, negative, huge, None)  # 9e38 in float64, then put on the shell
+    assert np.linalg.norm(json.loads(result)["latent"]) == pytest.approx(4)
+
+
+def test_an_unforeseen_exception_is_a_clean_user_error_with_one_log_line(capsys):
+    def overflowing(value):
+        return float(value)
+
+    checked = ui.user_errors(overflowing)
+    with pytest.raises(gr.Error) as error:
+        checked(10**400)
+    message = "Could not use this input (OverflowError: int too large to convert to float)."
+    assert error.value.message == message and not error.value.print_exception
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"app.py: refused overflowing: {message} [unforeseen, at tests/test_app.py:")
+    with pytest.raises(gr.Error, match=r"\(TypeError: .*overflowing\(\) missing 1 required"):
+        checked()  # too few arguments
+    assert ui.user_errors(checked) is checked  # applied once
+
+
+def test_every_function_of_the_page_is_checked_including_ones_added_later(conditional, capsys):
+    demo = ui.build_demo(conditional)
+    assert all(block_fn.fn.user_errors for block_fn in demo.fns.values() if block_fn.fn is not None)
+    with demo:
+        gr.Button().click(lambda: [][1], None, None, api_name="added_later")
+    (added,) = [block_fn for block_fn in demo.fns.values() if block_fn.api_name == "added_later"]
+    with pytest.raises(gr.Error, match=r"Could not use this input \(IndexError: list index out of range\)"):
+        added.fn()
+    assert capsys.readouterr().err.startswith("app.py: refused added_later: Could not use this input")
+
+
+def test_a_request_with_too_few_or_too_many_values_is_refused_cleanly(conditional, capsys):
+    demo = ui.build_demo(conditional)
+    render = next(block_fn for block_fn in demo.fns.values() if block_fn.api_name == "render")
+    for count in (2, 13):
+        with pytest.raises(gr.Error) as error:
+            demo.validate_inputs(render, [1] * count)
+        assert error.value.message == (
+            f"render takes 12 values (seed, psi, class_name, base, d1, d2, d3, d4, d5, d6, d7, d8), got {count}."
+        )
+    assert capsys.readouterr().err.count("\n") == 2
+    demo.validate_inputs(render, [1] * 12)
+    private = next(
+        block_fn for block_fn in demo.fns.values() if block_fn.api_visibility == "private" and block_fn.inputs
+    )
+    demo.validate_inputs(private, [None] * (len(private.inputs) + 1))  # the page's own events: extras as Gradio does
+    with pytest.raises(gr.Error) as error:
+        demo.validate_inputs(private, [])
+    assert error.value.message == f"{ui.endpoint_name(private)} takes {len(private.inputs)} values, got 0."
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (10**309, "1.000e+309"),
+        (-(10**5000), "-1.000e+5000"),
+        (99_999 * 10**400, "9.999e+404"),
+        (10**38, "100000000000000000000000000000000000000"),
+        ("x" * 10**6, "'xxxxxxxxxxxxxxxxx...xxxxxxxxxxxxxxxxxx'"),
+        (json.loads("[" * 900 + "]" * 900), "[[[...]]]"),
+        (1e39, "1e+39"),
+        (True, "True"),
+    ],
+    ids=["10^309", "-10^5000", "99999e400", "10^38", "long-text", "deep-list", "1e39", "bool"],
+)
+def test_a_bad_value_is_quoted_in_at_most_shown_chars(value, text):
+    assert checks.shown(value) == text and len(text) <= checks.SHOWN_CHARS
+
+
 # ---- the model and its directions ----------------------------------------------------------------
 
 
@@ -361,6 +513,28 @@ def test_a_source_that_fails_falls_back_to_the_bundled_model(tiny_model_dir, mon
     assert "Could not load the model" in fallback.warning and "does not exist" in fallback.warning
     assert "Showing the bundled model instead" in fallback.warning
     assert app.load_explorer(str(tiny_model_dir)).warning is None
+
+
+@pytest.mark.parametrize(
+    ("breakage", "message"),
+    [
+        ({"class_names": 5}, "class_names must be null or a list of names, got 5"),
+        ({"latent_dim": 10**12}, "latent_dim must be a whole number in 1 … 4096"),
+        ({"num_classes": 3}, "num_classes is 3, but the generator has no class label"),
+        ("truncated", "model.weights.h5 is truncated or corrupt"),
+    ],
+)
+def test_a_model_that_would_break_the_app_is_refused_at_start(tiny_model_dir, monkeypatch, tmp_path, breakage, message):
+    broken = Path(shutil.copytree(tiny_model_dir, tmp_path / "broken"))
+    if breakage == "truncated":
+        weights = broken / "model.weights.h5"
+        weights.write_bytes(weights.read_bytes()[:-100])
+    else:
+        saved_model.update_metadata(broken, breakage)
+    monkeypatch.setattr(app, "BUNDLED_MODEL", tiny_model_dir)
+    fallback = app.load_explorer(str(broken))
+    assert fallback.generator.path == tiny_model_dir
+    assert message in fallback.warning and "Showing the bundled model instead" in fallback.warning
 
 
 def test_about_tells_what_the_model_is(explorer):

@@ -119,6 +119,34 @@ def test_latent_json_round_trips_exactly_and_checks_what_it_reads():
         latent.latent_from_json(text, "abc", 16, None)
 
 
+def test_json_depth_counts_brackets_outside_strings_without_parsing():
+    assert latent.json_depth('{"a": [1, "[[{", "\\"]["], "b": {"c": []}}') == 3
+    assert latent.json_depth(latent.latent_to_json(np.zeros(4, "float32"), None, "abc")) == 2
+    assert latent.json_depth("") == 0 and latent.json_depth("[" * 49_000 + "]" * 49_000) == 49_000
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("[" * 49_000 + "]" * 49_000, "nested too deeply"),  # under the length limit; json.loads would recurse
+        ('{"format": "gan_core.latent/1", "latent": [[[[[[[[[0]]]]]]]]]}', "nested too deeply"),
+        ('{"latent": [' + "7" * 5000 + "]}", "a number with too many digits"),  # int() refuses 4,300+ digits
+        (b"\xff{}", "'utf-8' codec can't decode byte 0xff"),
+        ('{"latent": [1, 2', "Expecting"),
+    ],
+)
+def test_latent_json_that_cannot_be_read_is_refused_with_the_reason(text, reason):
+    with pytest.raises(ValueError, match=rf"^Imported: not valid latent JSON \({reason}"):
+        latent.latent_from_json(text, "abc", 16, 3, "Imported")
+
+
+@pytest.mark.parametrize("entry", [1e39, -1e39, 10**400, float("nan")])
+def test_latent_entries_must_be_finite_in_float32(entry):
+    with pytest.raises(ValueError, match="finite numbers only"):
+        latent.check_latent([0.0] * 15 + [entry], 16)
+    assert latent.check_latent([0.0] * 15 + [3.4e38], 16)[-1] == np.float32(3.4e38)
+
+
 def test_latents_in_links_round_trip_exactly():
     z = latent.latent_from_seed(3, 128) * np.float32(0.7)
     text = latent.latent_to_text(z)
