@@ -22,7 +22,9 @@ CURRENT_PIXELS = 320  # the current image is upscaled to at least this size
 TILE_PIXELS = 112  # grid tiles
 STRIP_PIXELS = 56  # frames of a direction's preview strip
 GIF_FRAME_MS = 60
-KEPT_FILES = 512  # the newest calls' files stay; Gradio has long copied the older ones into its cache
+# The newest calls' files stay; Gradio has long copied the older ones into its cache (at most 40 handlers run at
+# once, each writing at most two folders). The largest call's files are 1.7 MB (a 120-frame GIF): ≤ 220 MB here.
+KEPT_FILES = 128
 PNG_COMPRESSION = 1  # pictures of 28×28 pixels enlarged compress well even at the fastest level
 
 
