@@ -41,9 +41,8 @@ def load_explorer(source: str | None) -> Explorer:
 
 
 def return_freed_memory(every: float = TRIM_SECONDS) -> None:
-    """Every `every` seconds, hand the memory glibc keeps after large requests back to the system. A request
-    with a 1 MB value (refused) leaves its buffers free in malloc's arenas, not in Python: without this the
-    server's resident memory grew about 40 KB per such request and did not level off."""
+    """Every `every` seconds, hand back to the system the memory glibc keeps free after large requests: without
+    it, the server's resident memory grows with every large (even refused) request (bench/README.md)."""
     try:
         trim = ctypes.CDLL("libc.so.6").malloc_trim
     except (OSError, AttributeError):  # not glibc: nothing to do

@@ -4,9 +4,8 @@
     python train.py --epochs 5 --out runs/quick      # a shorter run
     python train.py --dataset folder --data-dir ~/faces --image-size 64
 
-A run folder holds run.json (the flags), history.csv (one row per epoch),
-samples/epoch_NNN.png, backup/ while training, and model/ when done.
-Interrupted runs resume when started again with the same --out.
+The run folder (--out) is laid out as gan_core/run.py describes. Interrupted
+runs resume when started again with the same --out.
 """
 
 import argparse
@@ -117,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     recipe.add_argument(
         "--latent-dim",
-        type=_bounded(int, "--latent-dim", 1),
+        type=_bounded(int, "--latent-dim", 1, saved_model.MAX_LATENT_DIM),
         help=f"length of the latent vector z (default: {default.latent_dim})",
     )
     recipe.add_argument(
@@ -224,7 +223,7 @@ def plan(args) -> tuple[dict, str]:
     out = args.out
     run_json = out / run.RUN_JSON
     if not run_json.exists():
-        if out.exists() and any(out.iterdir()):
+        if out.exists() and any(path.name != run.LOCK_FILE for path in out.iterdir()):
             raise UsageError(f"--out {out} is not empty and is not a train.py run folder; choose another --out.")
         if args.resume:
             raise UsageError(f"--resume: {out} holds no run to resume.")
@@ -234,8 +233,9 @@ def plan(args) -> tuple[dict, str]:
     except json.JSONDecodeError as error:
         raise UsageError(f"{run_json} is corrupt ({error}); choose another --out.") from None
     flags = resolve_flags(args, saved)
-    for repair in saved_model.recover_interrupted_saves(out):
-        print(repair)
+    for folder in (out, out / saved_model.RUN_MODEL_DIR):
+        for repair in saved_model.recover_interrupted_saves(folder) if folder.is_dir() else ():
+            print(repair)
     if run.retire_stale_backup(out):
         print(f"Removed the backup in {out}: the finished model was saved after it.")
     done = run.finished_epochs(out)
@@ -264,15 +264,13 @@ def quality_callbacks(args, flags: dict, out: Path, model_metadata) -> list[kera
             ) from None
         real_features, _ = metrics.embed(classifier, test.images)
         best_dir = out / run.BEST_DIR
-        best = (
-            saved_model.read_metadata(best_dir)["quality"]["fd"] if (best_dir / saved_model.GAN_JSON).exists() else None
-        )
+        kept = saved_model.read_metadata(best_dir) if (best_dir / saved_model.GAN_JSON).exists() else {}
+        best = kept.get("quality", {}).get("fd", float("inf"))
 
         def save_best(gan, epoch, fd):
             quality = {"fd": round(fd, 4), "n": args.fd_samples}
             saved_model.save(gan, best_dir, {**model_metadata(epoch + 1), "quality": quality})
 
-        best = float("inf") if best is None else best
         callbacks.append(FrechetDistance(classifier, real_features, args.fd_every, args.fd_samples, best, save_best))
     if args.tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(out / "tensorboard"))
@@ -300,7 +298,7 @@ def train(flags: dict, mode: str, args, held: contextlib.ExitStack) -> Path:
     keras.utils.set_random_seed(flags["seed"])
     if mode == "extend":
         gan = saved_model.load_gan(out)
-        initial_epoch = saved_model.read_metadata(out)["epochs"]
+        initial_epoch = run.finished_epochs(out)
         print(f"Training the finished model in {out} further: epochs {initial_epoch + 1} … {recipe.epochs}")
     else:
         gan = build_gan(recipe, data.image_shape, data.num_classes, seed=flags["seed"])
@@ -321,9 +319,9 @@ def train(flags: dict, mode: str, args, held: contextlib.ExitStack) -> Path:
 
     measuring = quality_callbacks(args, flags, out, model_metadata)  # may fail: before the run folder is written
     out.mkdir(parents=True, exist_ok=True)
-    (out / run.RUN_JSON).write_text(json.dumps(flags, indent=2) + "\n")
     if mode == "new":
         held.enter_context(run.lock(out))
+    (out / run.RUN_JSON).write_text(json.dumps(flags, indent=2) + "\n")
     print(f"Run folder: {out}  (after an interruption, resume with: python train.py --out {out})")
     gan.fit(
         dataset,

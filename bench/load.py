@@ -244,8 +244,8 @@ def large_values(client: Client, count: int, pid: int | None, log: Path | None) 
           f"{rss_mb(pid) or float('nan'):.1f} MB, log +{per_request:.0f} bytes per request")  # fmt: skip
     if log and per_request > 1000:
         problems.append(("refused", f"{per_request:.0f} bytes of log per request"))
-    for (_, problem), count in collections.Counter(problems).most_common():
-        print(f"FAILED {count} × {problem}")
+    for (_, problem), times in collections.Counter(problems).most_common():
+        print(f"FAILED {times} × {problem}")
     return problems
 
 

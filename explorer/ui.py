@@ -97,7 +97,7 @@ def user_errors(fn, name: str | None = None):
         except ValueError as error:
             raise refused(name, str(error)) from None
         except Exception as error:  # noqa: BLE001 - every input-made failure is a user error
-            message = f"Could not use this input ({type(error).__name__}: {cut(str(error))})."
+            message = f"The app could not handle this request ({type(error).__name__}: {cut(str(error))})."
             raise refused(name, message, f" [unforeseen, at {where(error)}]") from None
 
     checked.user_errors = True

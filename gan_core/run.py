@@ -79,23 +79,22 @@ def finished_epochs(out: Path) -> int | None:
     """Epochs of the finished model in `out/model`, or None before there is one."""
     if not (out / saved_model.RUN_MODEL_DIR / saved_model.GAN_JSON).exists():
         return None
-    return saved_model.read_metadata(out / saved_model.RUN_MODEL_DIR)["epochs"]
+    return saved_model.read_metadata(out / saved_model.RUN_MODEL_DIR).get("epochs", 0)
 
 
 def backup_epoch(out: Path) -> int:
     """Epochs finished according to the backup (0 without one), after checking that it can be restored.
 
-    When this epoch's files are unreadable and the previous epoch's are whole, those are put back
-    in their place, as `BackupAndRestore` would only do for some failures: it restores a missing
-    weights file as "start from scratch at epoch N".
+    `BackupAndRestore` reads a missing weights file as "start from scratch at epoch N", and it writes an
+    epoch's weights before its metadata, so a kill in between leaves weights one epoch ahead of a metadata
+    file equal to the previous epoch's. In both cases the previous epoch's pair, when whole, is put back.
     """
     backup = out / BACKUP_DIR
     if not backup.exists():
         return 0
-    latest = _restorable_epoch(backup, "")
-    if isinstance(latest, int):
+    latest, previous = _restorable_epoch(backup, ""), _restorable_epoch(backup, PREVIOUS)
+    if isinstance(latest, int) and latest != previous:
         return latest
-    previous = _restorable_epoch(backup, PREVIOUS)
     if not isinstance(previous, int):
         raise BrokenBackupError(backup, latest)
     for name in (BACKUP_WEIGHTS, BACKUP_METADATA):
@@ -103,17 +102,21 @@ def backup_epoch(out: Path) -> int:
     return previous
 
 
+def _recorded_epoch(metadata: Path) -> int | None:
+    """The epoch a backup's metadata file records, or None when it cannot be read."""
+    try:
+        epoch = json.loads(metadata.read_text())["epoch"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return epoch if isinstance(epoch, int) and epoch >= 0 else None
+
+
 def _restorable_epoch(backup: Path, suffix: str) -> int | str:
     """The epoch a pair of backup files holds, or why it cannot be restored."""
     metadata, weights = backup / f"{BACKUP_METADATA}{suffix}", backup / f"{BACKUP_WEIGHTS}{suffix}"
-    try:
-        epoch = json.loads(metadata.read_text())["epoch"]
-    except FileNotFoundError:
-        return f"{metadata.name} is missing"
-    except (ValueError, KeyError, TypeError):
-        return f"{metadata.name} is corrupt"
-    if not isinstance(epoch, int) or epoch < 0:
-        return f"{metadata.name} is corrupt"
+    epoch = _recorded_epoch(metadata)
+    if epoch is None:
+        return f"{metadata.name} is {'corrupt' if metadata.exists() else 'missing'}"
     try:
         with h5py.File(weights, "r") as file:
             if not len(file):
@@ -126,7 +129,11 @@ def _restorable_epoch(backup: Path, suffix: str) -> int | str:
 
 
 def retire_stale_backup(out: Path) -> bool:
-    """Remove `backup/` when the finished model already has its epochs (a kill came before it was removed)."""
+    """Remove `backup/` when the finished model already has its epochs (a kill came before it was removed).
+
+    A broken backup beside the model is stale too when it claims no more epochs than the model has; one
+    that claims more (a `--resume --epochs N` run killed while writing it) is left for `backup_epoch` to report.
+    """
     backup = out / BACKUP_DIR
     done = finished_epochs(out)
     if not backup.exists() or done is None:
@@ -134,7 +141,8 @@ def retire_stale_backup(out: Path) -> bool:
     try:
         stale = backup_epoch(out) <= done
     except BrokenBackupError:
-        stale = True  # half-deleted after the model was saved (before backups were retired by renaming)
+        claimed = (_recorded_epoch(backup / f"{BACKUP_METADATA}{suffix}") for suffix in ("", PREVIOUS))
+        stale = max((epoch for epoch in claimed if epoch is not None), default=0) <= done
     if stale:
         _retire(backup)
     return stale

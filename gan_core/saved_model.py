@@ -37,6 +37,7 @@ RUN_MODEL_DIR = "model"
 WEIGHTS_FILE = "model.weights.h5"
 KERAS_FILES = ("config.json", "metadata.json", WEIGHTS_FILE)
 MAX_LATENT_DIM = 4096
+MAX_IMAGE_SIDE = 4096
 INTERRUPTED_STEP = re.compile(r"\.(?P<name>.+)\.(?P<step>partial|previous|retired)-\d+")
 
 
@@ -225,11 +226,11 @@ def _names(value) -> bool:
 # What the app and the tools read from gan.json, and what each must be (checked before the network loads).
 DESCRIPTION_FIELDS = {
     "latent_dim": (f"a whole number in 1 … {MAX_LATENT_DIM}", _whole(1, MAX_LATENT_DIM)),
-    "num_classes": ("null or a whole number in 2 … 10000", lambda value: value is None or _whole(2, 10_000)(value)),
+    "num_classes": ("null or a whole number in 1 … 10000", lambda value: value is None or _whole(1, 10_000)(value)),
     "class_names": ("null or a list of names", _names),
     "image_shape": (
         "[height, width, channels]",
-        lambda value: isinstance(value, list) and len(value) == 3 and all(_whole(1, 4096)(side) for side in value),
+        lambda value: isinstance(value, list) and len(value) == 3 and all(map(_whole(1, MAX_IMAGE_SIDE), value)),
     ),
     "dataset": ("null or text", lambda value: value is None or isinstance(value, str)),
     "epochs": ("a whole number", _whole(0, 10**9)),

@@ -429,7 +429,7 @@ def test_an_unforeseen_exception_is_a_clean_user_error_with_one_log_line(capsys)
     checked = ui.user_errors(overflowing)
     with pytest.raises(gr.Error) as error:
         checked(10**400)
-    message = "Could not use this input (OverflowError: int too large to convert to float)."
+    message = "The app could not handle this request (OverflowError: int too large to convert to float)."
     assert error.value.message == message and not error.value.print_exception
     (line,) = capsys.readouterr().err.splitlines()
     assert line.startswith(f"app.py: refused overflowing: {message} [unforeseen, at tests/test_app.py:")
@@ -444,9 +444,9 @@ def test_every_function_of_the_page_is_checked_including_ones_added_later(condit
     with demo:
         gr.Button().click(lambda: [][1], None, None, api_name="added_later")
     (added,) = [block_fn for block_fn in demo.fns.values() if block_fn.api_name == "added_later"]
-    with pytest.raises(gr.Error, match=r"Could not use this input \(IndexError: list index out of range\)"):
+    with pytest.raises(gr.Error, match=r"could not handle this request \(IndexError: list index out of range\)"):
         added.fn()
-    assert capsys.readouterr().err.startswith("app.py: refused added_later: Could not use this input")
+    assert capsys.readouterr().err.startswith("app.py: refused added_later: The app could not handle this request")
 
 
 def test_a_request_with_too_few_or_too_many_values_is_refused_cleanly(conditional, capsys):

@@ -49,6 +49,22 @@ def finishing(tmp_path_factory):
     return data, root / "template", root / "run" / "model"
 
 
+def train_py(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "train.py", *map(str, args)], cwd=REPO, capture_output=True, text=True,
+                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}, timeout=300)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(finishing, tmp_path_factory):
+    """The model `train.py` makes when nothing stops it: a fresh process trains exactly as the killed ones do
+    (a run inside the test process can differ in the last digits, after other tests changed its state)."""
+    data, _, _ = finishing
+    run_dir = tmp_path_factory.mktemp("uninterrupted") / "run"
+    result = train_py(*train_args(data, run_dir))
+    assert result.returncode == 0, result.stderr
+    return run_dir / "model"
+
+
 def finish_crashing_at(step, monkeypatch) -> list[str]:
     """Make `run.finish` crash at its `step`-th file step (never, for None); returns the steps taken."""
     steps, finish = [], run.finish
@@ -169,6 +185,29 @@ def test_backup_epoch_falls_back_to_the_epoch_before_only_when_it_is_whole(tmp_p
             run.backup_epoch(tmp_path)
 
 
+def test_weights_saved_without_their_metadata_give_way_to_the_epoch_before(tmp_path):
+    """Keras writes an epoch's weights, then its metadata: killed in between, the metadata equals the copy's."""
+    write_backup(tmp_path, 3)
+    write_backup(tmp_path, 3, suffix=run.PREVIOUS)
+    backup = tmp_path / run.BACKUP_DIR
+    with h5py.File(backup / run.BACKUP_WEIGHTS, "w") as file:
+        file["vars/0"] = np.ones(3)  # epoch 4's weights
+    assert run.backup_epoch(tmp_path) == 3
+    assert (backup / run.BACKUP_WEIGHTS).read_bytes() == (backup / f"{run.BACKUP_WEIGHTS}{run.PREVIOUS}").read_bytes()
+
+
+@pytest.mark.parametrize(("claimed", "stale"), [(2, True), (3, False)])
+def test_a_broken_backup_beside_a_model_is_stale_only_if_it_claims_no_more_epochs(tmp_path, claimed, stale):
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "gan.json").write_text(json.dumps({"latent_dim": 16, "epochs": 2}))
+    write_backup(tmp_path, claimed, ("metadata",))  # its weights lost
+    assert run.retire_stale_backup(tmp_path) is stale
+    assert (tmp_path / run.BACKUP_DIR).exists() is not stale
+    if not stale:  # a --resume --epochs 3 run killed while writing it: reported, not deleted
+        with pytest.raises(run.BrokenBackupError, match=r"says 3 epochs, but latest\.weights\.h5 is missing"):
+            run.backup_epoch(tmp_path)
+
+
 def test_truncated_backup_weights_are_reported(tmp_path):
     write_backup(tmp_path, 2)
     weights_file = tmp_path / run.BACKUP_DIR / run.BACKUP_WEIGHTS
@@ -237,11 +276,11 @@ def kill_when(run_dir, appeared, data):
     "moment",
     [
         "saving",  # the model is being written beside model/
-        "finishing",  # model/ is in place and the backup is being removed
+        "finishing",  # model/ is in place: the backup is being retired, or already gone
     ],
 )
-def test_kill_9_while_finishing_keeps_the_trained_model(finishing, tmp_path, moment):
-    data, _, reference = finishing
+def test_kill_9_while_finishing_keeps_the_trained_model(finishing, uninterrupted, tmp_path, moment):
+    data, _, _ = finishing
     run_dir = tmp_path / "run"
     if moment == "saving":
         killed = kill_when(run_dir, lambda folder: any(folder.glob(".model.partial-*/*")), data)
@@ -252,13 +291,12 @@ def test_kill_9_while_finishing_keeps_the_trained_model(finishing, tmp_path, mom
     if kept:
         snapshot = files(run_dir / "model")
 
-    restarted = subprocess.run([sys.executable, "train.py", *train_args(data, run_dir)], cwd=REPO,
-                               capture_output=True, text=True, timeout=300)  # fmt: skip
+    restarted = train_py(*train_args(data, run_dir))
     if kept:
         assert restarted.returncode == 2 and "already holds a finished model" in restarted.stderr, restarted.stderr
         assert files(run_dir / "model") == snapshot
     else:
         assert restarted.returncode == 0, restarted.stderr
         assert "Resuming the interrupted run" in restarted.stdout and "after epoch 2 of 2" in restarted.stdout
-    assert_same_model(run_dir / "model", reference)
+    assert_same_model(run_dir / "model", uninterrupted)
     assert sorted(path.name for path in run_dir.iterdir()) == FINISHED_RUN

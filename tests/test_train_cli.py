@@ -36,6 +36,7 @@ def history(run_dir):
     [
         (["--epochs", "-1"], "--epochs must be at least 1, got -1"),
         (["--batch-size", "0"], "--batch-size must be at least 1, got 0"),
+        (["--latent-dim", "5000"], "--latent-dim must be in 1 … 4096, got 5000"),
         (["--lr", "abc"], "--lr must be a number, got 'abc'"),
         (["--seed", "-5"], "--seed must be in 0 … 4294967295, got -5"),
         (["--dataset", "cifar"], "invalid choice: 'cifar'"),
