@@ -190,11 +190,7 @@ def load_round(url, calls: Calls, args, number: int, downloads: Path) -> dict[st
                 results[label].append(outcome)
 
     plans = calls.plans(len(users), args.calls, number)
-    threads = [threading.Thread(target=user, args=pair) for pair in zip(users, plans, strict=True)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    together(user, zip(users, plans, strict=True))
     close(users)
     return results
 
@@ -218,13 +214,18 @@ def burst(url, calls: Calls, count: int, timeout: float, downloads: Path) -> col
         with lock:
             outcomes[outcome] += 1
 
-    threads = [threading.Thread(target=user, args=(c,)) for c in users]
+    together(user, ((client,) for client in users))
+    close(users)
+    return outcomes
+
+
+def together(target, arguments) -> None:
+    """Call `target` with each tuple of `arguments`, each in a thread of its own, and wait for all of them."""
+    threads = [threading.Thread(target=target, args=args) for args in arguments]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    close(users)
-    return outcomes
 
 
 def large_values(client: Client, count: int, pid: int | None, log: Path | None) -> list[tuple[str, str]]:
