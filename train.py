@@ -10,41 +10,22 @@ runs resume when started again with the same --out.
 
 import argparse
 import contextlib
-import dataclasses
-import json
 import os
+import shlex
 import sys
 import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras
-
-from gan_core import hub, metrics, run, saved_model
+from gan_core import hub, metadata, metrics, run, training
 from gan_core.augment import POLICIES, parse_policy
-from gan_core.callbacks import EpochTimer, FrechetDistance, SampleGrid
-from gan_core.data import DATASETS, DataError, load_data, load_idx_dataset, make_dataset
+from gan_core.data import DATASETS
+from gan_core.errors import GanCoreError, UsageError
 from gan_core.latent import MAX_SEED
 from gan_core.losses import LOSSES
 from gan_core.networks import IMAGE_SIZES
-from gan_core.recipe import Recipe, build_gan
-
-DEFAULT_FD_EVERY = 5
-# Flags that define a run: resuming with a different value would train a different model.
-RUN_FLAGS = (
-    "dataset",
-    "data_dir",
-    "image_size",
-    "channels",
-    "seed",
-    "steps_per_epoch",
-    *(field.name for field in dataclasses.fields(Recipe) if field.name != "epochs"),
-)
-
-
-class UsageError(Exception):
-    """A flag value or run folder that stops the run before any work."""
+from gan_core.recipe import Recipe
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -116,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     recipe.add_argument(
         "--latent-dim",
-        type=_bounded(int, "--latent-dim", 1, saved_model.MAX_LATENT_DIM),
+        type=_bounded(int, "--latent-dim", 1, metadata.MAX_LATENT_DIM),
         help=f"length of the latent vector z (default: {default.latent_dim})",
     )
     recipe.add_argument(
@@ -130,13 +111,25 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"Adam learning rate of both networks (default: {default.lr})",
     )
     recipe.add_argument(
+        "--d-lr",
+        type=_bounded(float, "--d-lr", 1e-8, 1.0),
+        help="Adam learning rate of the discriminator, when it differs from --lr (two time-scale update rule; "
+        f"default: {default.d_lr or 'the same as --lr'})",
+    )
+    recipe.add_argument(
         "--beta-1", type=_bounded(float, "--beta-1", 0.0, 0.999), help=f"Adam β1 (default: {default.beta_1})"
     )
     recipe.add_argument("--loss", choices=LOSSES, help=f"GAN loss (default: {default.loss})")
     recipe.add_argument(
         "--r1-gamma",
         type=_bounded(float, "--r1-gamma", 1e-6, 1e4),
-        help="weight γ of an R1 gradient penalty on real images, applied lazily every 16 D steps (default: none)",
+        help="weight γ of an R1 gradient penalty on real images, applied lazily every --r1-every D steps "
+        "(default: none)",
+    )
+    recipe.add_argument(
+        "--r1-every",
+        type=_bounded(int, "--r1-every", 1),
+        help=f"D steps between R1 penalties, each scaled by this interval (default: {default.r1_every})",
     )
     recipe.add_argument(
         "--ema",
@@ -150,6 +143,18 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="POLICY",
         help="differentiable augmentation of every image D sees, for small data sets: "
         f"comma-separated groups from {','.join(POLICIES)} (default: none)",
+    )
+    recipe.add_argument(
+        "--conditional-norm",
+        action=argparse.BooleanOptionalAction,
+        help="a conditional generator takes the class through the scale and shift of its batch norms "
+        f"instead of beside z (default: {'yes' if default.conditional_norm else 'no'})",
+    )
+    recipe.add_argument(
+        "--spectral-norm",
+        action=argparse.BooleanOptionalAction,
+        help="spectral normalisation of every discriminator layer "
+        f"(default: {'yes' if default.spectral_norm else 'no'})",
     )
     recipe.add_argument(
         "--conditional",
@@ -173,13 +178,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--fd-every",
         type=_bounded(int, "--fd-every", 0),
         help=f"compute FD every N epochs, log it to history.csv and keep the best model in best/ "
-        f"(default: {DEFAULT_FD_EVERY} on fashion-mnist; 0 turns it off)",
+        f"(default: {training.DEFAULT_FD_EVERY} on fashion-mnist; 0 turns it off)",
     )
     run.add_argument(
         "--fd-samples",
         type=_bounded(int, "--fd-samples", 2),
-        default=2000,
-        help="generated images per FD (default: 2000)",
+        default=metrics.FD_SAMPLES,
+        help=f"generated images per FD (default: {metrics.FD_SAMPLES})",
     )
     run.add_argument("--tensorboard", action="store_true", help="also log to <out>/tensorboard for TensorBoard")
     run.add_argument("--out", type=Path, help="run folder (default: runs/<dataset>-<date>-<time>)")
@@ -196,156 +201,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def resolve_flags(args, saved: dict | None) -> dict:
-    """Effective flags: given ones, else the run's saved ones, else defaults."""
-    defaults = {**dataclasses.asdict(Recipe()), "dataset": "fashion-mnist", "seed": 0}
-    flags = {}
-    for name in (*RUN_FLAGS, "epochs"):
-        given = getattr(args, name)
-        given = str(given) if isinstance(given, Path) else given
-        if saved is not None and given is not None and name != "epochs" and given != saved.get(name):
-            raise UsageError(
-                f"{args.out} was started with --{name.replace('_', '-')} {saved.get(name)}, not {given}; "
-                "repeat the original flags (or leave them out), or choose another --out."
-            )
-        flags[name] = given if given is not None else (saved or defaults).get(name, defaults.get(name))
-    if flags["dataset"] == "folder" and flags["data_dir"] is None:
-        raise UsageError("--dataset folder needs --data-dir pointing at a folder of images.")
-    if flags["data_dir"] is not None and not Path(flags["data_dir"]).is_dir():
-        raise UsageError(f"--data-dir {flags['data_dir']} is not a folder.")
-    if flags["dataset"] != "folder" and (flags["image_size"] not in (None, 28) or flags["channels"] not in (None, 1)):
-        raise UsageError(f"{flags['dataset']} images are 28×28 grey: leave out --image-size and --channels.")
-    return flags
-
-
-def plan(args) -> tuple[dict, str]:
-    """Decide what to do with --out: a "new" run, "resume" an interrupted one, or "extend" a finished one."""
-    out = args.out
-    run_json = out / run.RUN_JSON
-    if not run_json.exists():
-        if out.exists() and any(path.name != run.LOCK_FILE for path in out.iterdir()):
-            raise UsageError(f"--out {out} is not empty and is not a train.py run folder; choose another --out.")
-        if args.resume:
-            raise UsageError(f"--resume: {out} holds no run to resume.")
-        return resolve_flags(args, None), "new"
-    try:
-        saved = json.loads(run_json.read_text())
-    except json.JSONDecodeError as error:
-        raise UsageError(f"{run_json} is corrupt ({error}); choose another --out.") from None
-    flags = resolve_flags(args, saved)
-    for folder in (out, out / saved_model.RUN_MODEL_DIR):
-        for repair in saved_model.recover_interrupted_saves(folder) if folder.is_dir() else ():
-            print(repair)
-    if run.retire_stale_backup(out):
-        print(f"Removed the backup in {out}: the finished model was saved after it.")
-    done = run.finished_epochs(out)
-    if done is None or run.backup_epoch(out):
-        return flags, "resume"
-    if not args.resume:
-        raise UsageError(
-            f"{out} already holds a finished model ({done} epochs). Choose another --out, "
-            f"or add --resume --epochs N (N > {done}) to train it further."
-        )
-    if flags["epochs"] <= done:
-        raise UsageError(f"--resume: {out} already has {done} epochs; pass --epochs larger than {done}.")
-    return flags, "extend"
-
-
-def quality_callbacks(args, flags: dict, out: Path, model_metadata) -> list[keras.callbacks.Callback]:
-    """FD every --fd-every epochs (keeping the best model in best/), and TensorBoard with --tensorboard."""
-    callbacks = []
-    if args.fd_every:
-        classifier = metrics.load_classifier()
-        try:
-            test = load_idx_dataset(flags["dataset"], flags["data_dir"], "test", allow_download=not args.no_download)
-        except DataError as error:
-            raise DataError(
-                f"{error}\nFD during training needs the test split; --fd-every 0 trains without it."
-            ) from None
-        real_features, _ = metrics.embed(classifier, test.images)
-        best_dir = out / run.BEST_DIR
-        kept = saved_model.read_metadata(best_dir) if (best_dir / saved_model.GAN_JSON).exists() else {}
-        best = kept.get("quality", {}).get("fd", float("inf"))
-
-        def save_best(gan, epoch, fd):
-            quality = {"fd": round(fd, 4), "n": args.fd_samples}
-            saved_model.save(gan, best_dir, {**model_metadata(epoch + 1), "quality": quality})
-
-        callbacks.append(FrechetDistance(classifier, real_features, args.fd_every, args.fd_samples, best, save_best))
-    if args.tensorboard:
-        callbacks.append(keras.callbacks.TensorBoard(out / "tensorboard"))
-    return callbacks
-
-
-def train(flags: dict, mode: str, args, held: contextlib.ExitStack) -> Path:
-    out = args.out
-    data = load_data(
-        flags["dataset"], flags["data_dir"], flags["image_size"], flags["channels"], allow_download=not args.no_download
-    )
-    print(f"Data: {len(data.images)} images of {data.image_shape} from {data.source}")
-    if flags["conditional"] and not data.num_classes:
-        if args.conditional:
-            raise UsageError(
-                f"--conditional needs labelled data, and {data.source} has no classes: "
-                "put each class's images in a sub-folder of its own, or leave out --conditional."
-            )
-        print("The data has no labels: training an unconditional model.")
-        flags["conditional"] = False
-    recipe = Recipe(**{field.name: flags[field.name] for field in dataclasses.fields(Recipe)})
-    steps_per_epoch = flags["steps_per_epoch"] or len(data.images) // recipe.batch_size
-    dataset = make_dataset(data, recipe.batch_size, seed=flags["seed"])
-
-    keras.utils.set_random_seed(flags["seed"])
-    if mode == "extend":
-        gan = saved_model.load_gan(out)
-        initial_epoch = run.finished_epochs(out)
-        print(f"Training the finished model in {out} further: epochs {initial_epoch + 1} … {recipe.epochs}")
-    else:
-        gan = build_gan(recipe, data.image_shape, data.num_classes, seed=flags["seed"])
-        initial_epoch = run.backup_epoch(out) if mode == "resume" else 0
-        if mode == "resume":
-            print(f"Resuming the interrupted run in {out} after epoch {initial_epoch} of {recipe.epochs}")
-        run.drop_history_after(out, initial_epoch)
-
-    def model_metadata(epochs: int) -> dict:
-        return {
-            "dataset": data.name,
-            "class_names": list(data.class_names) if data.class_names else None,
-            "epochs": epochs,
-            "seed": flags["seed"],
-            "recipe": dataclasses.asdict(recipe),
-            "versions": {"keras": keras.__version__, "backend": keras.backend.backend()},
-        }
-
-    measuring = quality_callbacks(args, flags, out, model_metadata)  # may fail: before the run folder is written
-    out.mkdir(parents=True, exist_ok=True)
-    if mode == "new":
-        held.enter_context(run.lock(out))
-    (out / run.RUN_JSON).write_text(json.dumps(flags, indent=2) + "\n")
-    print(f"Run folder: {out}  (after an interruption, resume with: python train.py --out {out})")
-    gan.fit(
-        dataset,
-        epochs=recipe.epochs,
-        initial_epoch=initial_epoch,
-        steps_per_epoch=steps_per_epoch,
-        shuffle=False,
-        callbacks=[
-            EpochTimer(recipe.batch_size),
-            SampleGrid(out / run.SAMPLES_DIR),
-            *measuring,
-            keras.callbacks.CSVLogger(out / run.HISTORY_CSV, append=True),
-            # Last, so a crash after it leaves at most a history row that resuming drops.
-            keras.callbacks.BackupAndRestore(out / run.BACKUP_DIR, double_checkpoint=True, delete_checkpoint=False),
-        ],
-    )
-    summary = run.training_summary(out, steps_per_epoch, recipe.batch_size)
-    return run.finish(gan, out, {**model_metadata(recipe.epochs), "training": summary})
-
-
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else [str(arg) for arg in argv]
     args = build_parser().parse_args(argv)
     if args.out is None:
         args.out = Path("runs") / f"{args.dataset or 'fashion-mnist'}-{time.strftime('%Y%m%d-%H%M%S')}"
+    given = {name: getattr(args, name) for name in (*run.RUN_FLAGS, "epochs")}
+    options = training.Options(
+        fd_every=args.fd_every,
+        fd_samples=args.fd_samples,
+        tensorboard=args.tensorboard,
+        allow_download=not args.no_download,
+        conditional_asked=args.conditional is True,
+    )
     try:
         if (args.hub_private or args.hub_revision) and not args.push_to_hub:
             raise UsageError("--hub-private and --hub-revision need --push-to-hub REPO_ID.")
@@ -354,15 +222,9 @@ def main(argv=None) -> int:
         with contextlib.ExitStack() as held:
             if (args.out / run.RUN_JSON).exists():
                 held.enter_context(run.lock(args.out))
-            flags, mode = plan(args)
-            if args.fd_every is None:
-                args.fd_every = DEFAULT_FD_EVERY if flags["dataset"] == "fashion-mnist" else 0
-            elif args.fd_every and flags["dataset"] != "fashion-mnist":
-                raise UsageError(
-                    "--fd-every needs --dataset fashion-mnist: the FD classifier knows Fashion-MNIST only."
-                )
-            model_dir = train(flags, mode, args, held)
-    except (UsageError, DataError, saved_model.ModelFolderError, run.RunFolderError, hub.HubError) as error:
+            plan = run.plan(args.out, given, resume=args.resume, command=shlex.join(["python", "train.py", *argv]))
+            model_dir = training.train(args.out, plan, options)
+    except GanCoreError as error:
         print(f"train.py: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

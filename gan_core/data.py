@@ -17,6 +17,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from gan_core.errors import DataError
+from gan_core.samples import to_unit_range
+
 FASHION_MNIST_CLASSES = (
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
     "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
@@ -33,10 +36,6 @@ IDX_FILES = {
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
 SYSTEM_DATA_DIR = Path("/usr/share/datasets")
-
-
-class DataError(Exception):
-    """The training data is missing or unusable; the message says why and where."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,20 +68,21 @@ def read_idx(path) -> np.ndarray:
         with (gzip.open if path.suffix == ".gz" else open)(path, "rb") as file:
             raw = file.read()
     except (OSError, EOFError) as error:
-        raise DataError(f"Cannot read {path}: {error} (the file is truncated or corrupt).") from error
+        raise DataError(f"Cannot read {path}: {error} (the file is truncated or corrupt).", value=path) from error
     if len(raw) < 4 or raw[0:2] != b"\0\0" or raw[2] != 0x08:
-        raise DataError(f"{path} is not an IDX file of unsigned bytes (bad header).")
+        raise DataError(f"{path} is not an IDX file of unsigned bytes (bad header).", value=path)
     ndim = raw[3]
     header_size = 4 + 4 * ndim
     if len(raw) < header_size:
-        raise DataError(f"{path} is truncated: its header is incomplete.")
+        raise DataError(f"{path} is truncated: its header is incomplete.", value=path)
     shape = struct.unpack(f">{ndim}I", raw[4:header_size])
     expected = int(np.prod(shape))
     found = len(raw) - header_size
     if found != expected:
         raise DataError(
             f"{path} is truncated or corrupt: its header promises {expected} bytes "
-            f"of data for shape {shape}, but it holds {found}."
+            f"of data for shape {shape}, but it holds {found}.",
+            value=path,
         )
     return np.frombuffer(raw, dtype="uint8", offset=header_size).reshape(shape)
 
@@ -103,10 +103,13 @@ def _read_idx_pair(directory: Path, split: str) -> tuple[np.ndarray, np.ndarray]
         return None
     if image_file is None or label_file is None:
         missing = image_stem if image_file is None else label_stem
-        raise DataError(f"{directory} has only half of the data set: {missing}(.gz) is missing.")
+        raise DataError(f"{directory} has only half of the data set: {missing}(.gz) is missing.", value=directory)
     images, labels = read_idx(image_file), read_idx(label_file)
     if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
-        raise DataError(f"{image_file} and {label_file} do not match: images {images.shape}, labels {labels.shape}.")
+        raise DataError(
+            f"{image_file} and {label_file} do not match: images {images.shape}, labels {labels.shape}.",
+            value=directory,
+        )
     return images, labels
 
 
@@ -121,10 +124,11 @@ def load_idx_dataset(name: str, data_dir=None, split: str = "train", allow_downl
     """Fashion-MNIST or MNIST from the first place that has it (see `idx_search_path`).
 
     Falls back to a Keras download when `allow_download`; when every place
-    fails, raises one `DataError` that lists them all and how to fix it.
+    fails, raises one `DataError` that lists them all and how to fix it (its
+    `value` is `data_dir` as a Path when one was given, else `name`).
     """
     if name not in IDX_DATASETS:
-        raise DataError(f"Unknown data set {name!r}; choose one of: {', '.join(DATASETS)}.")
+        raise DataError(f"Unknown data set {name!r}; choose one of: {', '.join(DATASETS)}.", value=name)
     class_names, keras_module = IDX_DATASETS[name]
     tried = []
     for folder in idx_search_path(name, data_dir):
@@ -143,7 +147,8 @@ def load_idx_dataset(name: str, data_dir=None, split: str = "train", allow_downl
     raise DataError(
         f"Could not find the {name} data set. Tried:\n  - " + "\n  - ".join(tried) + "\n"
         "Fix it with `apt-get install dataset-fashion-mnist` (Debian/Ubuntu), or pass "
-        "--data-dir pointing at a folder with the IDX .gz files."
+        "--data-dir pointing at a folder with the IDX .gz files.",
+        value=Path(data_dir) if data_dir else name,
     )
 
 
@@ -160,7 +165,7 @@ def load_image_folder(directory, image_size: int, channels: int) -> ImageData:
     """
     directory = Path(directory)
     if not directory.is_dir():
-        raise DataError(f"Image folder {directory} does not exist or is not a folder.")
+        raise DataError(f"Image folder {directory} does not exist or is not a folder.", value=directory)
     has_classes = any(path.is_dir() for path in directory.iterdir())
     try:
         dataset = keras.utils.image_dataset_from_directory(
@@ -174,7 +179,7 @@ def load_image_folder(directory, image_size: int, channels: int) -> ImageData:
             verbose=False,
         )
     except ValueError as error:
-        raise DataError(f"No usable images in {directory}: {error}") from error
+        raise DataError(f"No usable images in {directory}: {error}", value=directory) from error
     images, labels = [], []
     iterator = iter(dataset)
     while True:
@@ -185,7 +190,7 @@ def load_image_folder(directory, image_size: int, channels: int) -> ImageData:
         except tf.errors.InvalidArgumentError as error:
             bad_file = dataset.file_paths[len(images)]
             reason = error.message.rsplit(": ", 1)[-1]
-            raise DataError(f"Cannot decode image {bad_file}: {reason}") from error
+            raise DataError(f"Cannot decode image {bad_file}: {reason}", value=Path(bad_file)) from error
         image, label = element if has_classes else (element, None)
         images.append(np.clip(np.rint(image.numpy()), 0, 255).astype("uint8"))
         labels.append(label)
@@ -208,21 +213,25 @@ def load_data(
     """Load `dataset` ("fashion-mnist", "mnist" or "folder" with `data_dir`)."""
     if dataset == "folder":
         if data_dir is None:
-            raise DataError("The folder data set needs --data-dir pointing at a folder of images.")
+            raise DataError("The folder data set needs --data-dir pointing at a folder of images.", value=data_dir)
         return load_image_folder(data_dir, image_size or 64, channels or 3)
     if image_size not in (None, 28) or channels not in (None, 1):
-        raise DataError(f"{dataset} images are 28×28 grey; use --image-size 28 --channels 1.")
+        raise DataError(
+            f"{dataset} images are 28×28 grey; use --image-size 28 --channels 1.", value=(image_size, channels)
+        )
     return load_idx_dataset(dataset, data_dir, allow_download=allow_download)
 
 
 def make_dataset(data: ImageData, batch_size: int, seed: int | None = None) -> tf.data.Dataset:
     """An endless, shuffled stream of full batches: images in [−1, 1] (and labels)."""
     if batch_size > len(data.images):
-        raise DataError(f"Batch size {batch_size} is larger than the data set ({len(data.images)} images).")
+        raise DataError(
+            f"Batch size {batch_size} is larger than the data set ({len(data.images)} images).", value=batch_size
+        )
     elements = data.images if data.labels is None else (data.images, data.labels)
 
     def normalize(images, *labels):
-        images = tf.cast(images, "float32") / 127.5 - 1.0
+        images = to_unit_range(images)
         return (images, *labels) if labels else images
 
     return (

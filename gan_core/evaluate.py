@@ -8,6 +8,8 @@
 Prints JSON: FD, KID ×1000, precision, recall, class entropy (and class match for a
 conditional model) of n generated images against n test images, and the same numbers for
 n training images against the test images — the real-vs-real floor no generator can beat.
+For a conditional model also FD, precision and recall within each class (`per_class`:
+every class, the worst and the mean, and the classes that have collapsed), with their floor.
 With --write the scores also go into the model's gan.json as `quality`, which the model
 card on the Hub and the app's About tab show.
 
@@ -30,9 +32,10 @@ import keras
 import numpy as np
 
 from gan_core import hub, metrics, saved_model
-from gan_core.data import DataError, load_idx_dataset
+from gan_core.data import load_idx_dataset
+from gan_core.errors import GanCoreError
 from gan_core.latent import labels_for_seeds, latents_from_seeds, sefa_directions
-from gan_core.samples import images_for_first_seeds, images_for_latents
+from gan_core.samples import images_for_first_seeds, images_for_latents, to_unit_range
 from gan_core.saved_model import ModelFolderError, SavedGenerator
 
 DATASET = "fashion-mnist"
@@ -60,9 +63,8 @@ def train_classifier(data_dir=None, epochs: int = 10, seed: int = 0, weights: Pa
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )
-    scale = lambda images: images.astype("float32") / 127.5 - 1.0  # noqa: E731
-    model.fit(scale(train.images), train.labels, batch_size=128, epochs=epochs, verbose=2)
-    _, accuracy = model.evaluate(scale(test.images), test.labels, batch_size=500, verbose=0)
+    model.fit(to_unit_range(train.images), train.labels, batch_size=128, epochs=epochs, verbose=2)
+    _, accuracy = model.evaluate(to_unit_range(test.images), test.labels, batch_size=500, verbose=0)
     weights.parent.mkdir(parents=True, exist_ok=True)
     classifier.save_weights(weights)
     return accuracy
@@ -72,7 +74,9 @@ def load_scorable(source) -> SavedGenerator:
     """The generator at `source`, if it makes the 28×28 grey images the metric classifier reads."""
     generator = hub.load(source)
     if generator.image_shape != (28, 28, 1):
-        raise ModelFolderError(f"The metrics need 28×28 grey images; {source} makes {generator.image_shape}.")
+        raise ModelFolderError(
+            f"The metrics need 28×28 grey images; {source} makes {generator.image_shape}.", value=source
+        )
     return generator
 
 
@@ -83,24 +87,35 @@ def evaluate(source, n: int = 10_000, data_dir=None) -> dict:
     classifier = metrics.load_classifier()
     real = metrics.embed(classifier, test.images[:count])
     images, labels = images_for_first_seeds(generator, n)
-    return {
+    fake, floor = metrics.embed(classifier, images), metrics.embed(classifier, train.images[:count])
+    report = {
         "model": str(source),
         "dataset": DATASET,
         "n": n,
         "real_images": count,
-        "scores": metrics.compare(real, metrics.embed(classifier, images), labels),
-        "real_vs_real": metrics.compare(real, metrics.embed(classifier, train.images[:count])),
+        "scores": metrics.compare(real, fake, labels),
+        "real_vs_real": metrics.compare(real, floor),
     }
+    if labels is not None:
+        real_labels = test.labels[:count]
+        report["per_class"] = metrics.per_class(real[0], real_labels, fake[0], labels)
+        report["per_class"]["collapsed"] = metrics.collapsed_classes(report["per_class"])
+        report["real_vs_real_per_class"] = metrics.per_class(real[0], real_labels, floor[0], train.labels[:count])
+    return report
 
 
 def quality_metadata(report: dict) -> dict:
     """The flat `quality` entry of gan.json for an `evaluate` report."""
-    return {
+    quality = {
         **{name: round(value, 4) for name, value in report["scores"].items()},
         "n": report["n"],
         "real_vs_real_fd": round(report["real_vs_real"]["fd"], 4),
         "feature_space": "gan_core Fashion-MNIST classifier (not Inception)",
     }
+    if "per_class" in report:
+        quality["per_class"] = report["per_class"]
+        quality["real_vs_real_per_class"] = {key: report["real_vs_real_per_class"][key] for key in ("worst", "mean")}
+    return quality
 
 
 def plausible_limit(strengths: Sequence[float], scores: dict, base: dict, share: float = PLAUSIBLE_SHARE) -> float:
@@ -225,7 +240,7 @@ def main(argv=None) -> int:
             if args.write:
                 path = saved_model.update_metadata(args.model, {"quality": quality_metadata(report)})
                 print(f"Wrote the scores to {path}", file=sys.stderr)
-    except (DataError, ModelFolderError, hub.HubError, FileNotFoundError, ValueError) as error:
+    except (GanCoreError, FileNotFoundError, ValueError) as error:  # no classifier weights; too few images, directions
         print(f"gan_core.evaluate: error: {error}", file=sys.stderr)
         return 2
     return 0

@@ -23,13 +23,10 @@ from huggingface_hub import errors as hub_errors
 from huggingface_hub.utils import validate_repo_id
 
 from gan_core import saved_model
+from gan_core.errors import GanCoreError, HubError
 
 HF_PREFIX = "hf://"
 HUB_DATASETS = {"fashion-mnist": "zalando-datasets/fashion_mnist", "mnist": "ylecun/mnist"}
-
-
-class HubError(Exception):
-    """A Hub operation failed; the message says why and what to do."""
 
 
 def parse_source(source: str) -> tuple[str, str | None]:
@@ -37,7 +34,7 @@ def parse_source(source: str) -> tuple[str, str | None]:
     repo_id, separator, revision = source.removeprefix(HF_PREFIX).partition("@")
     check_repo_id(repo_id)
     if separator and not revision:
-        raise HubError(f"{source!r} has an empty revision after '@'.")
+        raise HubError(f"{source!r} has an empty revision after '@'.", value=source)
     return repo_id, revision or None
 
 
@@ -45,34 +42,47 @@ def check_repo_id(repo_id: str) -> None:
     try:
         validate_repo_id(repo_id)
     except hub_errors.HFValidationError as error:
-        raise HubError(f"{repo_id!r} is not a valid Hub model id (expected owner/name): {error}") from None
+        raise HubError(
+            f"{repo_id!r} is not a valid Hub model id (expected owner/name): {error}", value=repo_id
+        ) from None
     if repo_id.count("/") != 1:
-        raise HubError(f"{repo_id!r} is not a valid Hub model id: expected owner/name.")
+        raise HubError(f"{repo_id!r} is not a valid Hub model id: expected owner/name.", value=repo_id)
 
 
 def repo_url(repo_id: str) -> str:
     return f"{constants.ENDPOINT}/{repo_id}"
 
 
-def _explain(error: Exception, what: str) -> HubError:
-    """A HubError that names the cause of a failed Hub call in words, never with the token."""
+def _explain(error: Exception, what: str, repo_id: str) -> HubError:
+    """A HubError about `repo_id` (its `value`) that names the cause of a failed Hub call in words, never with the
+    token. A HubError passes through as it is, the same object (given `repo_id` as its value if it has none)."""
     if isinstance(error, HubError):
+        if error.value is None:
+            error.value = repo_id
         return error
     if isinstance(error, hub_errors.RepositoryNotFoundError):
-        return HubError(f"{what}: the repository does not exist, or the token may not see it (it may be private).")
+        return HubError(
+            f"{what}: the repository does not exist, or the token may not see it (it may be private).", value=repo_id
+        )
     if isinstance(error, hub_errors.RevisionNotFoundError):
-        return HubError(f"{what}: no such branch, tag or commit in the repository.")
+        return HubError(f"{what}: no such branch, tag or commit in the repository.", value=repo_id)
     if isinstance(error, (hub_errors.LocalEntryNotFoundError, hub_errors.OfflineModeIsEnabled)):
         offline = " HF_HUB_OFFLINE is set, and" if constants.HF_HUB_OFFLINE else ""
-        return HubError(f"{what}:{offline} the model is not in the local cache and the Hub cannot be reached.")
+        return HubError(
+            f"{what}:{offline} the model is not in the local cache and the Hub cannot be reached.", value=repo_id
+        )
     status = getattr(getattr(error, "response", None), "status_code", None)
     if status == 401:
-        return HubError(f"{what}: the Hub rejected the token (401). Set a valid HF_TOKEN or run `hf auth login`.")
+        return HubError(
+            f"{what}: the Hub rejected the token (401). Set a valid HF_TOKEN or run `hf auth login`.", value=repo_id
+        )
     if status == 403:
-        return HubError(f"{what}: the token may not write here (403 Forbidden).")
+        return HubError(f"{what}: the token may not write here (403 Forbidden).", value=repo_id)
     if status is not None:
-        return HubError(f"{what}: the Hub answered HTTP {status}{' (a server error)' if status >= 500 else ''}.")
-    return HubError(f"{what}: {type(error).__name__}: {error}")
+        return HubError(
+            f"{what}: the Hub answered HTTP {status}{' (a server error)' if status >= 500 else ''}.", value=repo_id
+        )
+    return HubError(f"{what}: {type(error).__name__}: {error}", value=repo_id)
 
 
 def load(source: str | os.PathLike) -> saved_model.SavedGenerator:
@@ -83,24 +93,28 @@ def load(source: str | os.PathLike) -> saved_model.SavedGenerator:
     try:
         folder = snapshot_download(repo_id, revision=revision)
     except Exception as error:
-        raise _explain(error, f"Could not download {source}") from error
+        raise _explain(error, f"Could not download {source}", repo_id) from error
     return saved_model.load(folder)
 
 
-def require_token() -> None:
-    """Stop unless a token is configured (HF_TOKEN or `hf auth login`)."""
+def require_token(repo_id: str | None = None) -> None:
+    """Stop unless a token is configured (HF_TOKEN or `hf auth login`); `repo_id`, the repository it is needed for,
+    is the error's `value`."""
     if not get_token():
-        raise HubError("No Hugging Face token: set HF_TOKEN or run `hf auth login` (a write token is needed to push).")
+        raise HubError(
+            "No Hugging Face token: set HF_TOKEN or run `hf auth login` (a write token is needed to push).",
+            value=repo_id,
+        )
 
 
 def check_can_push(repo_id: str) -> None:
     """Everything that can be checked before a long training run: the id, the token, and that the Hub accepts it."""
     check_repo_id(repo_id)
-    require_token()
+    require_token(repo_id)
     try:
         HfApi().whoami()
     except Exception as error:
-        raise _explain(error, f"Cannot push to {repo_id}") from error
+        raise _explain(error, f"Cannot push to {repo_id}", repo_id) from error
 
 
 def model_card(metadata: dict, repo_id: str, with_gan_keras: bool = True) -> ModelCard:
@@ -117,7 +131,8 @@ def model_card(metadata: dict, repo_id: str, with_gan_keras: bool = True) -> Mod
     recipe = metadata.get("recipe", {})
     training = metadata.get("training", {})
     num_classes = metadata.get("num_classes")
-    quality = metadata.get("quality")
+    quality = metadata.get("quality") or {}
+    per_class = [_per_class_table(quality["per_class"], metadata.get("class_names"))] if "per_class" in quality else []
     labels = "\nlabels = np.zeros(16, dtype='int32')  # class indices" if num_classes else ""
     inputs = "[z, labels]" if num_classes else "z"
     generate_labels = ", labels=[0, 1, 2]" if num_classes else ""
@@ -139,10 +154,12 @@ def model_card(metadata: dict, repo_id: str, with_gan_keras: bool = True) -> Mod
         f"Final epoch means: `{json.dumps(training.get('final', {}))}`.",
         "## Quality\n\n"
         + (
-            "| metric | value |\n|---|---|\n" + "\n".join(f"| {key} | {value} |" for key, value in quality.items())
+            "| metric | value |\n|---|---|\n"
+            + "\n".join(f"| {key} | {value} |" for key, value in quality.items() if not isinstance(value, dict | list))
             if quality
             else "No quality metrics were computed for this model."
         ),
+        *per_class,
         "## Use it\n\nWith gan_core (`pip install -r requirements.txt` in its repository):\n\n"
         f'```python\nfrom gan_core.hub import load\n\ngenerator = load("hf://{repo_id}")\n'
         f"images = generator.generate([0, 1, 2]{generate_labels})"
@@ -156,6 +173,17 @@ def model_card(metadata: dict, repo_id: str, with_gan_keras: bool = True) -> Mod
         else "This repository holds the generator only (no `gan.keras`): it samples, but cannot be trained further.",
     ]
     return ModelCard(f"---\n{card_data.to_yaml()}\n---\n\n" + "\n\n".join(sections) + "\n")
+
+
+def _per_class_table(per_class: dict, class_names: list[str] | None) -> str:
+    """FD, precision and recall of each class's samples against that class's test images, then the worst and mean."""
+    names = class_names or [str(index) for index in range(len(per_class["classes"]))]
+    rows = [(name, row) for name, row in zip(names, per_class["classes"], strict=True)]
+    rows += [("**worst**", per_class["worst"]), ("**mean**", per_class["mean"])]
+    return "### Per class\n\nEach class's samples against the test images of that class.\n\n" + (
+        "| class | FD | precision | recall |\n|---|---:|---:|---:|\n"
+        + "\n".join(f"| {name} | {row['fd']} | {row['precision']} | {row['recall']} |" for name, row in rows)
+    )
 
 
 def _link_or_copy(source: str, destination: str) -> None:
@@ -180,7 +208,7 @@ def push(
     folder = saved_model.model_folder(model_dir)
     metadata = saved_model.load(folder).metadata  # refuse to publish a folder that does not load
     check_repo_id(repo_id)
-    require_token()
+    require_token(repo_id)
     api = HfApi()
     with tempfile.TemporaryDirectory(prefix="gan-push-") as staging:
         upload = Path(staging) / "model"
@@ -198,7 +226,7 @@ def push(
                 or f"Upload {metadata.get('dataset', 'GAN')} generator ({metadata.get('epochs', '?')} epochs)",
             )
         except Exception as error:
-            raise _explain(error, f"Push to {repo_id} failed") from error
+            raise _explain(error, f"Push to {repo_id} failed", repo_id) from error
 
 
 def push_command(model_dir, repo_id: str, private: bool = False, revision: str | None = None) -> str:
@@ -213,7 +241,7 @@ def pull(source: str, local_dir: str | os.PathLike | None = None) -> Path:
     try:
         return Path(snapshot_download(repo_id, revision=revision, local_dir=local_dir))
     except Exception as error:
-        raise _explain(error, f"Could not download {source}") from error
+        raise _explain(error, f"Could not download {source}", repo_id) from error
 
 
 def main(argv=None) -> int:
@@ -237,7 +265,7 @@ def main(argv=None) -> int:
             print(f"Pushed {args.model_dir} to {repo_url(args.repo_id)} (commit {commit.oid})")
         else:
             print(pull(args.source, args.local_dir))
-    except (HubError, saved_model.ModelFolderError) as error:
+    except GanCoreError as error:
         print(f"gan_core.hub: error: {error}", file=sys.stderr)
         if args.command == "push":
             print(f"Retry with: {push_command(args.model_dir, args.repo_id, args.private, args.revision)}",

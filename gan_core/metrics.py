@@ -9,7 +9,10 @@ shipped in `gan_core/assets/`). Its penultimate layer ("features") gives:
 - precision/recall (Kynkäänniemi et al. 2019): the share of generated samples inside
   the real k-NN manifold, and of real samples inside the generated one;
 - the entropy of the predicted-class histogram (ln 10 ≈ 2.303 when every class is equally
-  common) and, for conditional models, the share of samples classified as the class asked for.
+  common) and, for conditional models, the share of samples classified as the class asked for;
+- for conditional models, FD, precision and recall within each class (`per_class`): a class
+  whose samples have collapsed onto a few designs has recall near 0 while the overall
+  numbers barely move.
 """
 
 from pathlib import Path
@@ -18,8 +21,15 @@ import keras
 import numpy as np
 from keras import layers
 
+from gan_core.samples import to_unit_range
+
 CLASSIFIER_WEIGHTS = Path(__file__).parent / "assets" / "fashion_mnist_classifier.weights.h5"
 FEATURES_LAYER = "features"
+FD_SAMPLES = 2000  # generated images per FD measured during training (train.py, bench/quality.py's curves)
+NEIGHBOURS = 3  # k of the k-NN manifolds behind precision and recall
+PER_CLASS_MINIMUM = NEIGHBOURS + 2  # samples of each class, real and generated, that `per_class` needs
+# A class whose recall is below this share of the mean per-class recall has collapsed (`collapsed_classes`).
+COLLAPSE_SHARE = 0.5
 
 
 def build_classifier(num_classes: int = 10) -> keras.Model:
@@ -48,8 +58,7 @@ def load_classifier(weights: Path = CLASSIFIER_WEIGHTS) -> keras.Model:
 
 def embed(classifier: keras.Model, images: np.ndarray, batch_size: int = 500) -> tuple[np.ndarray, np.ndarray]:
     """uint8 NHWC images → (features as float64, class probabilities)."""
-    x = images.astype("float32") / 127.5 - 1.0
-    features, logits = classifier.predict(x, batch_size=batch_size, verbose=0)
+    features, logits = classifier.predict(to_unit_range(images), batch_size=batch_size, verbose=0)
     return features.astype("float64"), keras.ops.convert_to_numpy(keras.ops.softmax(logits))
 
 
@@ -111,7 +120,7 @@ def _coverage(points: np.ndarray, centres: np.ndarray, radii: np.ndarray, chunk:
     return float(np.concatenate(inside).mean())
 
 
-def precision_recall(real: np.ndarray, fake: np.ndarray, k: int = 3) -> tuple[float, float]:
+def precision_recall(real: np.ndarray, fake: np.ndarray, k: int = NEIGHBOURS) -> tuple[float, float]:
     """Precision: generated samples inside the real manifold; recall: real samples inside the generated one."""
     precision = _coverage(fake, real, _kth_neighbour_radius(real, k))
     recall = _coverage(real, fake, _kth_neighbour_radius(fake, k))
@@ -128,6 +137,44 @@ def class_entropy(probabilities: np.ndarray) -> float:
 def class_match(probabilities: np.ndarray, labels: np.ndarray) -> float:
     """The share of samples the classifier assigns to the class they were generated for."""
     return float((probabilities.argmax(axis=1) == np.asarray(labels)).mean())
+
+
+def per_class(real: np.ndarray, real_labels, fake: np.ndarray, fake_labels, k: int = NEIGHBOURS) -> dict:
+    """FD, precision and recall between the real and generated features of each class, and
+    their worst and mean values over the classes.
+
+    Returns `{"classes": [{"fd", "precision", "recall"} per class], "worst": {…}, "mean": {…}}`,
+    where "worst" is the highest FD and the lowest precision and recall of any class. Every
+    class in `real_labels` must have at least k + 2 samples on both sides (`PER_CLASS_MINIMUM` for the default k).
+    """
+    real_labels, fake_labels = np.asarray(real_labels), np.asarray(fake_labels)
+    rows = []
+    for label in np.unique(real_labels):
+        real_class, fake_class = real[real_labels == label], fake[fake_labels == label]
+        if min(len(real_class), len(fake_class)) < k + 2:
+            raise ValueError(
+                f"Class {label} has {len(real_class)} real and {len(fake_class)} generated samples; "
+                f"per-class scores need at least {k + 2} of each."
+            )
+        precision, recall = precision_recall(real_class, fake_class, k)
+        rows.append({"fd": frechet_distance(real_class, fake_class), "precision": precision, "recall": recall})
+    rows = [{name: round(value, 4) for name, value in row.items()} for row in rows]
+    columns = {name: [row[name] for row in rows] for name in ("fd", "precision", "recall")}
+    return {
+        "classes": rows,
+        "worst": {"fd": max(columns["fd"]), "precision": min(columns["precision"]), "recall": min(columns["recall"])},
+        "mean": {name: round(float(np.mean(values)), 4) for name, values in columns.items()},
+    }
+
+
+def collapsed_classes(scores: dict, share: float = COLLAPSE_SHARE) -> list[int]:
+    """The classes of a `per_class` result whose recall is below `share` × the mean per-class recall.
+
+    Relative to the mean, so it reads the same whatever the sample count (recall on a few
+    hundred samples per class is lower than on thousands, for every class alike).
+    """
+    mean = scores["mean"]["recall"]
+    return [index for index, row in enumerate(scores["classes"]) if row["recall"] < share * mean]
 
 
 def compare(real: tuple[np.ndarray, np.ndarray], fake: tuple[np.ndarray, np.ndarray], labels=None) -> dict:

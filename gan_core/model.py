@@ -9,6 +9,8 @@ from gan_core.augment import diff_augment, parse_policy
 from gan_core.latent import resolve_latents
 from gan_core.samples import generate_images
 
+R1_EVERY = 16  # D steps between lazy R1 penalties (StyleGAN2's interval)
+
 
 @keras.saving.register_keras_serializable(package="gan_core")
 class GAN(keras.Model):
@@ -26,7 +28,8 @@ class GAN(keras.Model):
     With `ema_decay`, a copy of the generator follows an exponential moving
     average of its weights after every generator step; that smoother copy is
     the one used for sampling and saving (`sampling_generator`), with
-    batch-norm statistics of its own (`refresh_ema_statistics`).
+    batch-norm statistics of its own: call `refresh_ema_statistics` after
+    training and before sampling (`saved_model.save` and the callbacks do).
 
     With `augment` (a DiffAugment policy such as "color,translation,cutout",
     see `gan_core.augment`), every image D sees, real or generated, is
@@ -65,7 +68,7 @@ class GAN(keras.Model):
         self.d_fake_tracker = keras.metrics.Mean(name="d_fake")
         self.built = True
 
-    def compile(self, g_optimizer, d_optimizer, loss="nonsaturating", r1_gamma=None, r1_every=16, **kwargs):
+    def compile(self, g_optimizer, d_optimizer, loss="nonsaturating", r1_gamma=None, r1_every=R1_EVERY, **kwargs):
         """Set one optimizer per network, the GAN loss (see `gan_core.losses`) and, with
         `r1_gamma`, an R1 penalty on real images applied every `r1_every` D steps."""
         super().compile(optimizer=None, **kwargs)
@@ -208,8 +211,11 @@ class GAN(keras.Model):
         return self.sampling_generator(inputs, training=training)
 
     def generate(self, seeds=None, *, latents=None, labels=None) -> np.ndarray:
-        """Images (uint8, NHWC) for the given seeds or latent vectors, from `sampling_generator`."""
-        self.refresh_ema_statistics()
+        """Images (uint8, NHWC) for the given seeds or latent vectors, from `sampling_generator`.
+
+        With EMA, it samples with the batch-norm statistics last measured: call
+        `refresh_ema_statistics` first after training.
+        """
         latents = resolve_latents(seeds, latents, self.latent_dim)
         return generate_images(
             lambda inputs: self.sampling_generator.predict(inputs, batch_size=256, verbose=0),
@@ -228,8 +234,7 @@ class GAN(keras.Model):
 
     def get_config(self):
         return {
-            "name": self.name,
-            "trainable": self.trainable,
+            **super().get_config(),
             "generator": keras.saving.serialize_keras_object(self.generator),
             "discriminator": keras.saving.serialize_keras_object(self.discriminator),
             "latent_dim": self.latent_dim,
@@ -263,5 +268,5 @@ class GAN(keras.Model):
             d_optimizer=keras.saving.deserialize_keras_object(config["d_optimizer"]),
             loss=config["loss"],
             r1_gamma=config.get("r1_gamma"),
-            r1_every=config.get("r1_every", 16),
+            r1_every=config.get("r1_every", R1_EVERY),
         )

@@ -4,7 +4,7 @@ import dataclasses
 
 import keras
 
-from gan_core.model import GAN
+from gan_core.model import GAN, R1_EVERY
 from gan_core.networks import build_discriminator, build_generator
 
 
@@ -28,8 +28,12 @@ class Recipe:
     beta_1: float = 0.5
     loss: str = "nonsaturating"
     conditional: bool = True
+    conditional_norm: bool = False
+    spectral_norm: bool = False
+    d_lr: float | None = None
     ema: float | None = 0.999
     r1_gamma: float | None = None
+    r1_every: int = R1_EVERY
     augment: str | None = None
     epochs: int = 20
 
@@ -46,8 +50,8 @@ def build_gan(
         raise ValueError("A conditional recipe needs labelled data (a data set with classes).")
     num_classes = num_classes if recipe.conditional else None
     gan = GAN(
-        build_generator(recipe.latent_dim, image_size, channels, recipe.width, num_classes),
-        build_discriminator(image_size, channels, recipe.width, num_classes),
+        build_generator(recipe.latent_dim, image_size, channels, recipe.width, num_classes, recipe.conditional_norm),
+        build_discriminator(image_size, channels, recipe.width, num_classes, recipe.spectral_norm),
         latent_dim=recipe.latent_dim,
         num_classes=num_classes,
         seed=seed,
@@ -56,9 +60,10 @@ def build_gan(
     )
     gan.compile(
         g_optimizer=keras.optimizers.Adam(recipe.lr, beta_1=recipe.beta_1),
-        d_optimizer=keras.optimizers.Adam(recipe.lr, beta_1=recipe.beta_1),
+        d_optimizer=keras.optimizers.Adam(recipe.d_lr or recipe.lr, beta_1=recipe.beta_1),
         loss=recipe.loss,
         r1_gamma=recipe.r1_gamma,
+        r1_every=recipe.r1_every,
         jit_compile=jit_compile,
     )
     return gan

@@ -1,11 +1,17 @@
-"""A `train.py` run folder, and the order of steps that keeps its model safe.
+"""A `train.py` run folder: what starting on it means (`plan`), and the order of steps that keeps its model safe.
 
-    run.json      the flags that define the run
-    history.csv   one row per finished epoch
+    python -m gan_core.run export RUN DESTINATION   # e.g. the bundled model: … export runs/<name> pretrained
+
+    run.json      the flags that define the run, and the command that started it
+    history.csv   one row per finished epoch, numbered from 1 like the sample grids
     samples/      epoch_NNN.png from fixed seeds, one per epoch
     backup/       Keras' `BackupAndRestore` state while training (this epoch and the one before)
-    best/         the model with the best FD so far
+    best/         the model with the best FD so far (no class collapsed)
     model/        the finished model
+
+`export` turns a finished run into a folder like the bundled model: the best model's
+generator (without the whole GAN) with the run's history and a compact timeline of its
+sample grids.
 
 A kill at any moment leaves a folder that the next start reads correctly:
 `saved_model.save` writes a model beside its destination and renames it into
@@ -17,16 +23,24 @@ a time works in a run folder (`lock`), so what a dead one left half-written is
 known to be dead and cleaned up on the next start.
 """
 
+import argparse
 import contextlib
 import csv
+import dataclasses
 import fcntl
 import json
 import shutil
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import h5py
+import numpy as np
+from PIL import Image
 
 from gan_core import saved_model
+from gan_core.errors import GanCoreError, RunFolderError, UsageError
+from gan_core.recipe import Recipe
 
 RUN_JSON = "run.json"
 HISTORY_CSV = "history.csv"
@@ -38,10 +52,34 @@ LOCK_FILE = ".lock"
 BACKUP_WEIGHTS = "latest.weights.h5"
 BACKUP_METADATA = "training_metadata.json"
 PREVIOUS = ".bkp"
+TIMELINE_DIR = "timeline"
+# Flags that define a run: resuming with a different value would train a different model.
+RUN_FLAGS = (
+    "dataset",
+    "data_dir",
+    "image_size",
+    "channels",
+    "seed",
+    "steps_per_epoch",
+    *(field.name for field in dataclasses.fields(Recipe) if field.name != "epochs"),
+)
+DEFAULT_FLAGS = {**dataclasses.asdict(Recipe()), "dataset": "fashion-mnist", "seed": 0}
 
 
-class RunFolderError(Exception):
-    """A run folder that cannot be trained in as it is."""
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """What starting training on a run folder does.
+
+    `mode` is "new" (an empty or missing folder), "resume" (an interrupted run, from its backup)
+    or "extend" (a finished run trained up to a larger `epochs`); `flags` are the effective flags
+    (given ones, else the run's saved ones, else the defaults); `initial_epoch` counts the epochs
+    already trained; `command` is the command line that started the run.
+    """
+
+    mode: str
+    flags: dict
+    initial_epoch: int
+    command: str
 
 
 class RunFolderBusyError(RunFolderError):
@@ -57,6 +95,79 @@ class BrokenBackupError(RunFolderError):
             f"stops here; the history and samples in {backup.parent} are kept. Start a new run with another --out."
         )
         self.backup = backup
+
+
+def plan(
+    out: Path, given: dict, *, resume: bool = False, command: str = "", log: Callable[[str], None] = print
+) -> Plan:
+    """Decide what training on `out` does with the `given` flags (None = not given).
+
+    Repairs what a killed process left (see the module docstring), saying so with one `log` line
+    each, and raises `UsageError` for a folder that is not a run, flags that differ from the run's,
+    or nothing left to do. Call it while holding `lock(out)` when `out` already holds a run.
+    """
+    out = Path(out)
+    run_json = out / RUN_JSON
+    if not run_json.exists():
+        if out.exists() and any(path.name != LOCK_FILE for path in out.iterdir()):
+            raise UsageError(f"--out {out} is not empty and is not a train.py run folder; choose another --out.",
+                             value=out)  # fmt: skip
+        if resume:
+            raise UsageError(f"--resume: {out} holds no run to resume.", value=out)
+        return Plan("new", resolve_flags(out, given, None), 0, command)
+    try:
+        saved = json.loads(run_json.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise UsageError(f"{run_json} is corrupt ({error}); choose another --out.", value=run_json) from None
+    flags = resolve_flags(out, given, saved)
+    command = saved.get("command", command)
+    for folder in (out, out / saved_model.RUN_MODEL_DIR):
+        for repair in saved_model.recover_interrupted_saves(folder) if folder.is_dir() else ():
+            log(repair)
+    if retire_stale_backup(out):
+        log(f"Removed the backup in {out}: the finished model was saved after it.")
+    done, restored = finished_epochs(out), backup_epoch(out)
+    if done is None or restored:
+        return Plan("resume", flags, restored, command)
+    if not resume:
+        raise UsageError(
+            f"{out} already holds a finished model ({done} epochs). Choose another --out, "
+            f"or add --resume --epochs N (N > {done}) to train it further.",
+            value=out,
+        )
+    if flags["epochs"] <= done:
+        raise UsageError(f"--resume: {out} already has {done} epochs; pass --epochs larger than {done}.",
+                         value=flags["epochs"])  # fmt: skip
+    return Plan("extend", flags, done, command)
+
+
+def resolve_flags(out: Path, given: dict, saved: dict | None) -> dict:
+    """Effective flags: given ones, else the run's saved ones, else defaults; a given flag that
+    differs from the run's saved one is refused."""
+    flags = {}
+    for name in (*RUN_FLAGS, "epochs"):
+        value = given.get(name)
+        value = str(value) if isinstance(value, Path) else value
+        if saved is not None and value is not None and name != "epochs" and value != saved.get(name):
+            raise UsageError(
+                f"{out} was started with --{name.replace('_', '-')} {saved.get(name)}, not {value}; "
+                "repeat the original flags (or leave them out), or choose another --out.",
+                value=value,
+            )
+        flags[name] = value if value is not None else (saved or DEFAULT_FLAGS).get(name, DEFAULT_FLAGS.get(name))
+    if flags["dataset"] == "folder" and flags["data_dir"] is None:
+        raise UsageError("--dataset folder needs --data-dir pointing at a folder of images.")
+    if flags["data_dir"] is not None and not Path(flags["data_dir"]).is_dir():
+        raise UsageError(f"--data-dir {flags['data_dir']} is not a folder.", value=flags["data_dir"])
+    if flags["dataset"] != "folder" and (flags["image_size"] not in (None, 28) or flags["channels"] not in (None, 1)):
+        raise UsageError(f"{flags['dataset']} images are 28×28 grey: leave out --image-size and --channels.")
+    return flags
+
+
+def start(out: Path, plan: Plan) -> None:
+    """Write `run.json` for a planned run (its flags and the command that started it)."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / RUN_JSON).write_text(json.dumps({**plan.flags, "command": plan.command}, indent=2) + "\n")
 
 
 @contextlib.contextmanager
@@ -174,7 +285,7 @@ def history_rows(out: Path) -> list[dict]:
 def drop_history_after(out: Path, epochs: int) -> None:
     """Forget history rows of epochs that the restored backup did not keep."""
     rows = history_rows(out)
-    kept = [row for row in rows if int(row["epoch"]) < epochs]
+    kept = [row for row in rows if int(row["epoch"]) <= epochs]
     if len(kept) == len(rows):
         return
     with (out / HISTORY_CSV).open("w", newline="") as file:
@@ -193,3 +304,45 @@ def training_summary(out: Path, steps_per_epoch: int, batch_size: int) -> dict:
         "train_seconds": round(sum(float(row["seconds"]) for row in rows), 1),
         "final": {name: round(float(last[name]), 4) for name in ("d_loss", "g_loss", "d_real", "d_fake")},
     }
+
+
+def export(out: Path, destination: Path) -> Path:
+    """Write a finished run's model to `destination` as a generator-only folder with the run's timeline.
+
+    The model is `best/` when there is one (else `model/`), without `gan.keras`; beside it go
+    `history.csv` and `timeline/epoch_NNN.png`, each epoch's sample grid at its native size
+    (the run's grids are drawn at 2×), so a later tool can show how the model learned.
+    The folder replaces `destination` whole, as `saved_model.save` does.
+    """
+    out, destination = Path(out), Path(destination)
+    source = out / BEST_DIR if (out / BEST_DIR / saved_model.GAN_JSON).exists() else out / saved_model.RUN_MODEL_DIR
+    saved_model.load(source)  # refuse to export a model that does not load
+    staging = saved_model.beside(destination, "partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(source, staging, ignore=shutil.ignore_patterns(saved_model.GAN_KERAS))
+    shutil.copyfile(out / HISTORY_CSV, staging / HISTORY_CSV)
+    (staging / TIMELINE_DIR).mkdir()
+    for grid in sorted((out / SAMPLES_DIR).glob("epoch_*.png")):
+        pixels = np.asarray(Image.open(grid))[::2, ::2]  # `preview_grid` repeats every pixel 2 × 2
+        Image.fromarray(pixels).save(staging / TIMELINE_DIR / grid.name, optimize=True)
+    return saved_model.replace_folder(staging, destination)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m gan_core.run", description=export.__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    exporting = commands.add_parser("export", help="a finished run's best model, with its history and timeline")
+    exporting.add_argument("run", type=Path, help="the run folder (--out of train.py)")
+    exporting.add_argument("destination", type=Path, help="the folder to write (replaced whole)")
+    args = parser.parse_args(argv)
+    try:
+        folder = export(args.run, args.destination)
+    except (GanCoreError, FileNotFoundError) as error:
+        print(f"gan_core.run: error: {error}", file=sys.stderr)
+        return 2
+    print(f"Exported {args.run} to {folder}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,15 +1,26 @@
-"""Turning generator outputs into pictures: uint8 images, grids, PNG files."""
+"""Turning generator outputs into pictures: uint8 images, grids, PNG files.
+
+`to_unit_range` and `to_uint8` are the one pixel scaling between uint8 images in
+[0, 255] and the networks' range [−1, 1].
+"""
 
 from pathlib import Path
 
+import keras
 import numpy as np
 from PIL import Image
 
 from gan_core.latent import labels_for_seeds, latents_from_seeds
 
 
+def to_unit_range(images):
+    """uint8 pixels in [0, 255] → float32 in [−1, 1], what the networks see; an array or a tensor,
+    also inside a `tf.data` map."""
+    return keras.ops.cast(images, "float32") / 127.5 - 1.0
+
+
 def to_uint8(images) -> np.ndarray:
-    """Map generator output in [−1, 1] to uint8 pixels in [0, 255]."""
+    """Map generator output in [−1, 1] to uint8 pixels in [0, 255] (the inverse of `to_unit_range`)."""
     images = np.asarray(images, dtype="float32")
     return np.clip(np.rint((images + 1.0) * 127.5), 0, 255).astype("uint8")
 

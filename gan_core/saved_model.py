@@ -17,7 +17,6 @@ import hashlib
 import json
 import os
 import re
-import reprlib
 import shutil
 from pathlib import Path
 
@@ -26,23 +25,18 @@ import keras
 import numpy as np
 
 from gan_core import backend
+from gan_core.errors import ModelFolderError
 from gan_core.latent import resolve_latents
+from gan_core.metadata import GanMetadata, dumps, parse
 from gan_core.samples import generate_images, preview_grid, save_png, to_uint8
 
-FORMAT = "gan_core.saved_model/1"
 GAN_JSON = "gan.json"
 GAN_KERAS = "gan.keras"
 SAMPLES_PNG = "samples.png"
 RUN_MODEL_DIR = "model"
 WEIGHTS_FILE = "model.weights.h5"
 KERAS_FILES = ("config.json", "metadata.json", WEIGHTS_FILE)
-MAX_LATENT_DIM = 4096
-MAX_IMAGE_SIDE = 4096
 INTERRUPTED_STEP = re.compile(r"\.(?P<name>.+)\.(?P<step>partial|previous|retired)-\d+")
-
-
-class ModelFolderError(Exception):
-    """A saved-model folder is missing, incomplete or unreadable."""
 
 
 class SavedGenerator:
@@ -76,8 +70,10 @@ class SavedGenerator:
         return hashlib.sha256((self.path / WEIGHTS_FILE).read_bytes()).hexdigest()[:16]
 
     def first_layer_kernel(self) -> np.ndarray:
-        """The kernel of the first Dense layer, which sees z (for SeFa directions)."""
-        dense = next(layer for layer in self.model.layers if isinstance(layer, keras.layers.Dense))
+        """The kernel of the first Dense layer, which sees z (for SeFa directions): the one z feeds, or with
+        the label embedding concatenated to z, the first one (the generator's other Dense layers read the label)."""
+        dense_layers = [layer for layer in self.model.layers if isinstance(layer, keras.layers.Dense)]
+        dense = next((layer for layer in dense_layers if layer.input is self.model.inputs[0]), dense_layers[0])
         return keras.ops.convert_to_numpy(dense.kernel)
 
     def warm_up(self) -> None:
@@ -134,8 +130,7 @@ def save(gan, folder, metadata: dict) -> Path:
     gan.sampling_generator.save(staging, zipped=False)
     gan.save(staging / GAN_KERAS)
     save_png(preview_grid(gan.generate, gan.num_classes), staging / SAMPLES_PNG)
-    description = {
-        "format": FORMAT,
+    description: GanMetadata = {
         "latent_dim": gan.latent_dim,
         "image_shape": list(gan.sampling_generator.output_shape[1:]),
         "channels": gan.sampling_generator.output_shape[-1],
@@ -143,8 +138,13 @@ def save(gan, folder, metadata: dict) -> Path:
         "num_classes": gan.num_classes,
         **metadata,
     }
-    (staging / GAN_JSON).write_text(json.dumps(description, indent=2) + "\n")
+    (staging / GAN_JSON).write_text(dumps(description))
+    return replace_folder(staging, folder)
 
+
+def replace_folder(staging: Path, folder: Path) -> Path:
+    """Put the finished `staging` folder in `folder`'s place: the old one is moved aside first and
+    deleted last, so a kill at any moment leaves one whole folder (see `recover_interrupted_saves`)."""
     previous = beside(folder, "previous")
     if folder.exists():
         folder.rename(previous)
@@ -186,56 +186,22 @@ def model_folder(path) -> Path:
     """The saved-model folder at `path`, or inside the `train.py` run folder at `path`."""
     path = Path(path)
     if not path.exists():
-        raise ModelFolderError(f"No saved model at {path}: the path does not exist.")
+        raise ModelFolderError(f"No saved model at {path}: the path does not exist.", value=path)
     if not (path / GAN_JSON).exists() and (path / RUN_MODEL_DIR / GAN_JSON).exists():
         return path / RUN_MODEL_DIR
     return path
 
 
-def read_metadata(folder) -> dict:
-    """The parsed `gan.json` of a saved-model folder."""
+def read_metadata(folder) -> GanMetadata:
+    """The checked `gan.json` of a saved-model folder (see `gan_core.metadata`)."""
     folder = model_folder(folder)
     try:
-        metadata = json.loads((folder / GAN_JSON).read_text())
+        text = (folder / GAN_JSON).read_text()
     except FileNotFoundError as error:
-        raise ModelFolderError(f"{folder} is not a saved GAN model: it has no {GAN_JSON}.") from error
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ModelFolderError(f"{folder / GAN_JSON} is corrupt: {error}.") from error
-    if not isinstance(metadata, dict):
-        raise ModelFolderError(f"{folder / GAN_JSON} is corrupt: it holds {type(metadata).__name__}, not an object.")
-    problems = [
-        f"{name} must be {kind}, got {reprlib.repr(metadata[name])}"
-        for name, (kind, valid) in DESCRIPTION_FIELDS.items()
-        if name in metadata and not valid(metadata[name])
-    ]
-    if "latent_dim" not in metadata:
-        problems.insert(0, "latent_dim is missing")
-    if problems:
-        raise ModelFolderError(f"{folder / GAN_JSON} is corrupt: {'; '.join(problems)}.")
-    return metadata
-
-
-def _whole(low: int, high: int):
-    return lambda value: type(value) is int and low <= value <= high
-
-
-def _names(value) -> bool:
-    return value is None or (isinstance(value, list) and all(isinstance(name, str) for name in value))
-
-
-# What the app and the tools read from gan.json, and what each must be (checked before the network loads).
-DESCRIPTION_FIELDS = {
-    "latent_dim": (f"a whole number in 1 … {MAX_LATENT_DIM}", _whole(1, MAX_LATENT_DIM)),
-    "num_classes": ("null or a whole number in 1 … 10000", lambda value: value is None or _whole(1, 10_000)(value)),
-    "class_names": ("null or a list of names", _names),
-    "image_shape": (
-        "[height, width, channels]",
-        lambda value: isinstance(value, list) and len(value) == 3 and all(map(_whole(1, MAX_IMAGE_SIDE), value)),
-    ),
-    "dataset": ("null or text", lambda value: value is None or isinstance(value, str)),
-    "epochs": ("a whole number", _whole(0, 10**9)),
-    **{name: ("an object", lambda value: isinstance(value, dict)) for name in ("recipe", "training", "quality")},
-}
+        raise ModelFolderError(f"{folder} is not a saved GAN model: it has no {GAN_JSON}.", value=folder) from error
+    except UnicodeDecodeError as error:
+        raise ModelFolderError(f"{folder / GAN_JSON} is corrupt: {error}.", value=folder / GAN_JSON) from error
+    return parse(text, folder / GAN_JSON)
 
 
 def check_matches_network(model: keras.Model, metadata: dict, folder: Path) -> None:
@@ -257,7 +223,9 @@ def check_matches_network(model: keras.Model, metadata: dict, folder: Path) -> N
             f"image_shape is {metadata.get('image_shape')}, but the generator makes {list(model.output_shape[1:])}"
         )
     if problems:
-        raise ModelFolderError(f"{folder / GAN_JSON} does not match the generator: {'; '.join(problems)}.")
+        raise ModelFolderError(
+            f"{folder / GAN_JSON} does not match the generator: {'; '.join(problems)}.", value=folder / GAN_JSON
+        )
 
 
 def update_metadata(folder, updates: dict) -> Path:
@@ -265,7 +233,7 @@ def update_metadata(folder, updates: dict) -> Path:
     folder = model_folder(folder)
     metadata = {**read_metadata(folder), **updates}
     staging = beside(folder / GAN_JSON, "partial")
-    staging.write_text(json.dumps(metadata, indent=2) + "\n")
+    staging.write_text(dumps(metadata))
     os.replace(staging, folder / GAN_JSON)
     return folder / GAN_JSON
 
@@ -276,16 +244,18 @@ def load(path) -> SavedGenerator:
     metadata = read_metadata(folder)
     missing = [name for name in KERAS_FILES if not (folder / name).exists()]
     if missing:
-        raise ModelFolderError(f"{folder} is incomplete: {', '.join(missing)} missing.")
+        raise ModelFolderError(f"{folder} is incomplete: {', '.join(missing)} missing.", value=folder)
     try:
         with h5py.File(folder / WEIGHTS_FILE, "r"):
             pass
     except OSError as error:
-        raise ModelFolderError(f"{folder / WEIGHTS_FILE} is truncated or corrupt: {error}.") from error
+        raise ModelFolderError(
+            f"{folder / WEIGHTS_FILE} is truncated or corrupt: {error}.", value=folder / WEIGHTS_FILE
+        ) from error
     try:
         model = keras.saving.load_model(folder, compile=False, safe_mode=True)
     except Exception as error:
-        raise ModelFolderError(f"Cannot load the generator in {folder}: {error}") from error
+        raise ModelFolderError(f"Cannot load the generator in {folder}: {error}", value=folder) from error
     check_matches_network(model, metadata, folder)
     return SavedGenerator(model, metadata, folder)
 
@@ -296,4 +266,4 @@ def load_gan(path):
     try:
         return keras.saving.load_model(folder / GAN_KERAS, safe_mode=True)
     except Exception as error:
-        raise ModelFolderError(f"Cannot load {folder / GAN_KERAS}: {error}") from error
+        raise ModelFolderError(f"Cannot load {folder / GAN_KERAS}: {error}", value=folder / GAN_KERAS) from error

@@ -47,10 +47,52 @@ def write_tiny_idx_dataset(folder: Path) -> Path:
     return folder
 
 
+@pytest.fixture(scope="session")
+def fashion_mnist():
+    """The real Fashion-MNIST (train, test) splits, from $GAN_DATA_DIR or /usr/share/datasets (never downloaded),
+    for tests whose expected values come from the real data: the shipped classifier was trained on it."""
+    from gan_core import data
+
+    return tuple(
+        data.load_idx_dataset("fashion-mnist", split=split, allow_download=False) for split in ("train", "test")
+    )
+
+
+def per_class_indices(labels: np.ndarray, per_class: int, offset: int = 0) -> np.ndarray:
+    """Indices of `per_class` samples of each class (the ones after the first `offset` of it), class by class."""
+    return np.concatenate([np.flatnonzero(labels == label)[offset : offset + per_class] for label in np.unique(labels)])
+
+
 @pytest.fixture
 def tiny_gan():
     keras.utils.set_random_seed(1)
     return build_gan(TINY_RECIPE, (28, 28, 1), seed=1)
+
+
+def hand_checkable_gan(seed: int = 0, augment=None, lr: float = 0.01, squared: bool = False, **compile_kwargs):
+    """An unconditional GAN whose D is linear, D(x) = w·x + b, so that what it computes can be checked by hand
+    (∇ₓD = w for every x), or with `squared` linear in x⊙x, D(x) = w·(x⊙x) + b (∇ₓD = 2·w⊙x: different at
+    each image). Trained with plain SGD: a step moves w by exactly −lr × its gradient. The same arguments
+    give the same weights and the same random draws."""
+    from gan_core import GAN
+    from gan_core.networks import build_generator
+
+    keras.utils.set_random_seed(seed)
+    generator = build_generator(latent_dim=16, image_size=28, channels=1, width=8)
+    image = keras.Input((28, 28, 1))
+    features = keras.layers.Multiply()([image, image]) if squared else image
+    discriminator = keras.Model(image, keras.layers.Dense(1)(keras.layers.Flatten()(features)))
+    gan = GAN(generator, discriminator, latent_dim=16, seed=seed, augment=augment)
+    gan.compile(keras.optimizers.SGD(lr), keras.optimizers.SGD(lr), **compile_kwargs)
+    return gan
+
+
+def r1_by_hand(gan, images, gamma: float, squared: bool = False) -> float:
+    """R1 = (γ/2)·mean over images of ‖∇ₓD‖² for a `hand_checkable_gan`: ‖w‖², or Σ 4·w²·x² when squared."""
+    w = gan.discriminator.layers[-1].kernel.numpy()[:, 0]
+    images = np.asarray(images).reshape(len(images), -1)
+    norms = [np.sum(4 * w**2 * image**2) if squared else np.sum(w**2) for image in images]
+    return 0.5 * gamma * float(np.mean(norms))
 
 
 def save_tiny_model(folder, conditional: bool = False):

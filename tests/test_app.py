@@ -616,3 +616,43 @@ def test_the_page_builds_for_either_kind_of_model_without_tools_it_cannot_serve(
     names = {fn.name for fn in demo.fns.values()}
     assert {"render", "samples", "previews", "interpolate", "arithmetic", "render_latent"} <= names
     assert ("class_morph" in names) == conditional_model and ("classes" in names) == conditional_model
+
+
+def click(demo, block_fn, values: dict) -> None:
+    """Run `block_fn` and every function chained to run after it succeeds, as the page does: inputs from
+    `values` (component id → value), outputs into it (a `gr.skip()` leaves a value as it is)."""
+    result = block_fn.fn(*(values[component._id] for component in block_fn.inputs))
+    results = result if len(block_fn.outputs) > 1 else [result]
+    for component, value in zip(block_fn.outputs, results, strict=True):
+        if not isinstance(value, type(gr.skip())):
+            values[component._id] = value
+    for after in demo.fns.values():
+        if after.trigger_after == block_fn._id and after.trigger_only_on_success and after.fn is not None:
+            click(demo, after, values)
+
+
+def test_the_random_seed_button_shows_a_new_seeds_picture_from_the_seed_itself(conditional):
+    demo = ui.build_demo(conditional)
+    by_elem_id = {block.elem_id: block for block in demo.blocks.values() if getattr(block, "elem_id", None)}
+    (random_seed,) = [fn for fn in demo.fns.values() if (by_elem_id["random-seed"]._id, "click") in fn.targets]
+    assert random_seed.api_name == "random_seed"
+    values = {block_id: getattr(block, "value", None) for block_id, block in demo.blocks.items()}
+    # the page shows a latent opened from elsewhere (so the view is not a seed's), in class Bag, ψ 0.8, d1 +1
+    *_, elsewhere, _, _ = conditional.render(5, 1.0, "Boot", "", *ZEROS)
+    view = {"seed": 3, "class": "Bag", "psi": 0.8, "direction-1": 1.0}
+    values.update({by_elem_id[elem_id]._id: value for elem_id, value in view.items()})
+    render = next(fn for fn in demo.fns.values() if fn.api_name == "render")
+    base = render.inputs[3]  # /render reads seed, ψ, class, the base latent, the directions
+    values[base._id] = elsewhere
+
+    seeds = []
+    for _ in range(3):
+        click(demo, random_seed, values)
+        seed = values[by_elem_id["seed"]._id]
+        assert isinstance(seed, int) and 0 <= seed <= latent.MAX_SEED
+        seeds.append(seed)
+        assert values[base._id] == ""  # the view starts from the new seed, not from the latent opened before
+        assert values[by_elem_id["caption"]._id] == f"seed {seed} · Bag · ψ 0.8 · d1 +1"
+        z = 0.8 * latent.latent_from_seed(seed, 16) + 1.0 * conditional.directions[0]
+        np.testing.assert_array_equal(pixels(values[by_elem_id["current"]._id]), drawn(conditional, z, label=1))
+    assert len(set(seeds)) == 3  # 1 chance in about 2³¹ that a working button repeats a seed here

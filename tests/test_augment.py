@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import TINY_RECIPE
+from conftest import TINY_RECIPE, hand_checkable_gan
 
 from gan_core import GAN, backend
 from gan_core.augment import (
@@ -123,15 +123,62 @@ def test_gradients_pass_through_the_augmentation():
     assert np.isfinite(gradients.numpy()).all() and np.abs(gradients.numpy()).sum() > 0
 
 
-def test_gan_with_augmentation_trains_and_keeps_its_policy_in_the_config():
-    recipe = dataclasses.replace(TINY_RECIPE, augment="translation,cutout")
-    gan = build_gan(recipe, (28, 28, 1), seed=0)
-    d_before = [w.numpy().copy() for w in gan.discriminator.trainable_weights]
-    logs = gan.train_step(tf.constant(np.zeros((8, 28, 28, 1), "float32")))
-    assert all(np.isfinite(float(v)) for v in logs.values())
-    assert any(
-        not np.array_equal(a, b.numpy()) for a, b in zip(d_before, gan.discriminator.trainable_weights, strict=True)
-    )
+def replayed(gan):
+    """A seed generator in the state `gan`'s is in now: it makes the same draws, in the same order."""
+    replay = keras.random.SeedGenerator(0)
+    replay.state.assign(gan.seed_generator.state.numpy())
+    return replay
+
+
+def linear_logits(gan, images):
+    return keras.ops.convert_to_numpy(gan.discriminator(images))[:, 0]
+
+
+def test_d_sees_every_real_and_fake_image_augmented_by_the_gans_own_draws():
+    real = tf.constant(random_images(8, size=28))
+    gan = hand_checkable_gan(augment="translation,cutout")
+    # what D must see, replayed before the step: the latents are drawn first, then the augmentation
+    replay = replayed(gan)
+    fakes = gan.generator(keras.random.normal((8, 16), seed=replay), training=True)
+    seen = diff_augment(keras.ops.concatenate([real, fakes]), gan.augment_policy, replay)
+    expected, unaugmented = linear_logits(gan, seen), linear_logits(gan, keras.ops.concatenate([real, fakes]))
+    _, (real_logits, fake_logits) = gan.train_discriminator(real)
+    np.testing.assert_allclose(real_logits.numpy()[:, 0], expected[:8], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(fake_logits.numpy()[:, 0], expected[8:], rtol=1e-5, atol=1e-5)
+    assert np.abs(expected - unaugmented).min() > 1e-3  # every image D saw was changed by the augmentation
+
+    plain = hand_checkable_gan()  # the same weights and draws, no policy: D sees the images themselves
+    real_seen = linear_logits(plain, real)
+    _, (plain_real_logits, _) = plain.train_discriminator(real)
+    np.testing.assert_allclose(plain_real_logits.numpy()[:, 0], real_seen, rtol=1e-5, atol=1e-5)
+
+
+def test_g_is_scored_on_augmented_fakes():
+    gan = hand_checkable_gan(augment="cutout")
+    replay = replayed(gan)
+    fakes = gan.generator(keras.random.normal((8, 16), seed=replay), training=True)
+    augmented = linear_logits(gan, diff_augment(fakes, ("cutout",), replay))
+    g_loss = float(gan.train_generator(8))
+    assert g_loss == pytest.approx(float(np.logaddexp(0, -augmented).mean()), rel=1e-5)  # −log σ(D(augment(G(z))))
+    assert g_loss != pytest.approx(float(np.logaddexp(0, -linear_logits(gan, fakes)).mean()), rel=1e-3)
+
+
+def test_the_same_seed_repeats_the_augmented_training_and_another_seed_does_not():
+    real = tf.constant(random_images(8, size=28))
+
+    def d_logits(seed):
+        gan = hand_checkable_gan(augment="color,translation,cutout")
+        gan.seed_generator.state.assign(keras.random.SeedGenerator(seed).state.numpy())  # the same weights
+        _, (real_logits, _) = gan.train_discriminator(real)
+        return real_logits.numpy()
+
+    np.testing.assert_array_equal(d_logits(3), d_logits(3))
+    assert not np.allclose(d_logits(3), d_logits(4))
+
+
+def test_a_gans_policy_survives_its_config():
+    gan = build_gan(dataclasses.replace(TINY_RECIPE, augment="translation,cutout"), (28, 28, 1), seed=0)
+    assert gan.augment_policy == ("translation", "cutout")
     restored = GAN.from_config(gan.get_config())
     assert restored.augment == "translation,cutout"
     assert restored.augment_policy == ("translation", "cutout")

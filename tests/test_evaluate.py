@@ -1,10 +1,13 @@
+import functools
 import json
+import math
 import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pytest
-from conftest import REPO
+from conftest import REPO, write_idx, write_tiny_idx_dataset
 
 from gan_core import evaluate, hub, metrics, saved_model
 
@@ -25,9 +28,79 @@ def test_scores_an_unconditional_model_against_the_floor(tiny_model_dir, idx_dir
     assert report["scores"]["fd"] > 0  # an untrained generator is far from the data
 
 
-def test_a_conditional_model_also_gets_class_match(tiny_conditional_model_dir, idx_dir):
-    report = evaluate.evaluate(tiny_conditional_model_dir, n=30, data_dir=idx_dir)
-    assert 0 <= report["scores"]["class_match"] <= 1
+class RealPictures:
+    """A stand-in generator that draws real test pictures: for label c, the next unused test image of class
+    (c + shift) mod 10, from the test images after the first `skip` (those are the reference set)."""
+
+    latent_dim, num_classes, image_shape = 4, 10, (28, 28, 1)
+
+    def __init__(self, test, skip: int, shift: int = 0):
+        images, labels = test.images[skip:], test.labels[skip:]
+        self.pools = {label: images[labels == label] for label in range(10)}
+        self.used = dict.fromkeys(range(10), 0)
+        self.shift = shift
+        self.drawn: list[tuple[np.ndarray, int]] = []  # (image, its true class)
+
+    def generate(self, latents=None, labels=None):
+        for label in labels:
+            true_class = (int(label) + self.shift) % 10
+            self.drawn.append((self.pools[true_class][self.used[true_class]], true_class))
+            self.used[true_class] += 1
+        return np.stack([image for image, _ in self.drawn[-len(labels) :]])
+
+
+N_REAL = 1000
+
+
+@pytest.fixture(scope="module")
+def real_picture_reports(fashion_mnist):
+    """`evaluate` of a generator that draws real pictures of the class asked for, and of one that draws real
+    pictures of the next class, against the real Fashion-MNIST test set."""
+    _, test = fashion_mnist
+    reports = {}
+    with pytest.MonkeyPatch.context() as patch:
+        # KID (not checked here) would spend most of the time on its 50 subsets: 5 will do
+        patch.setattr(
+            metrics, "kernel_inception_distance", functools.partial(metrics.kernel_inception_distance, subsets=5)
+        )
+        for shift in (0, 1):
+            generator = RealPictures(test, skip=N_REAL, shift=shift)
+            patch.setattr(evaluate, "load_scorable", lambda source, generator=generator: generator)
+            reports[shift] = evaluate.evaluate("real-pictures", n=N_REAL), generator
+    return reports
+
+
+def test_real_pictures_of_the_class_asked_for_score_at_the_floor(real_picture_reports):
+    report, generator = real_picture_reports[0]
+    scores, floor = report["scores"], report["real_vs_real"]
+    assert report["n"] == report["real_images"] == N_REAL and len(generator.drawn) == N_REAL
+    # class match is the shipped classifier's accuracy on exactly those pictures (about 0.92 on the test set)
+    images = np.stack([image for image, _ in generator.drawn])
+    _, probabilities = metrics.embed(metrics.load_classifier(), images)
+    accuracy = metrics.class_match(probabilities, [true_class for _, true_class in generator.drawn])
+    assert scores["class_match"] == pytest.approx(accuracy, abs=1e-4) and accuracy > 0.85
+    # other real pictures are as close to the test set as real training pictures are: the floor
+    assert scores["fd"] < 2 * floor["fd"] + 1 and floor["fd"] < 2 * scores["fd"] + 1
+    assert scores["precision"] > floor["precision"] - 0.1 and scores["recall"] > floor["recall"] - 0.1
+    assert scores["class_entropy"] == pytest.approx(math.log(10), abs=0.01)  # 100 pictures of each class
+    # ... in every class too: no class collapsed, per-class recall as high as real training pictures'
+    per_class, floor_per_class = report["per_class"], report["real_vs_real_per_class"]
+    assert len(per_class["classes"]) == 10 and per_class["collapsed"] == []
+    assert per_class["mean"]["recall"] == pytest.approx(floor_per_class["mean"]["recall"], abs=0.1)
+    assert per_class["worst"]["recall"] > floor_per_class["worst"]["recall"] - 0.15
+
+
+def test_real_pictures_of_the_wrong_class_have_no_class_match_but_the_same_fd(real_picture_reports):
+    right, _ = real_picture_reports[0]
+    wrong, generator = real_picture_reports[1]
+    assert all(true_class != label % 10 for label, (_, true_class) in enumerate(generator.drawn))
+    assert wrong["scores"]["class_match"] < 0.05
+    # the same pictures, asked for under other labels: every score that ignores the label is unchanged
+    for name in ("fd", "precision", "recall", "class_entropy"):
+        assert wrong["scores"][name] == right["scores"][name], name
+    # while within each class the pictures are of another class: no recall, a far larger FD
+    assert wrong["per_class"]["mean"]["recall"] < 0.2 and wrong["per_class"]["worst"]["recall"] < 0.05
+    assert wrong["per_class"]["mean"]["fd"] > 10 * right["per_class"]["mean"]["fd"]
 
 
 def test_write_stores_the_scores_in_gan_json(tiny_model_dir, idx_dir, tmp_path):
@@ -59,12 +132,19 @@ def test_directions_must_be_positive(tiny_model_dir, capsys):
     assert "--directions must be at least 1, got 0" in capsys.readouterr().err
 
 
-def test_training_the_classifier_writes_its_weights(idx_dir, tmp_path):
+def test_training_the_classifier_writes_the_weights_whose_test_accuracy_it_reports(tmp_path):
+    # the tiny data set's brightness encodes the label; its test split is 30 of the 64 training images
+    data_dir = write_tiny_idx_dataset(tmp_path / "idx")
+    _, test = evaluate.fashion_mnist(data_dir)
+    write_idx(data_dir / "t10k-images-idx3-ubyte.gz", test.images[:30, ..., 0])
+    write_idx(data_dir / "t10k-labels-idx1-ubyte.gz", test.labels[:30])
     weights = tmp_path / "classifier.weights.h5"
-    accuracy = evaluate.train_classifier(idx_dir, epochs=1, weights=weights)
-    assert 0 <= accuracy <= 1
-    classifier = metrics.load_classifier(weights)
-    assert classifier.get_layer(metrics.FEATURES_LAYER).units == 128
+    untrained = evaluate.train_classifier(data_dir, epochs=1, weights=weights)
+    accuracy = evaluate.train_classifier(data_dir, epochs=20, weights=weights)
+    _, probabilities = metrics.embed(metrics.load_classifier(weights), test.images[:30])
+    assert accuracy == pytest.approx(metrics.class_match(probabilities, test.labels[:30]), abs=1e-6)
+    assert accuracy * 30 == pytest.approx(round(accuracy * 30))  # measured on the 30 test images, not the 64
+    assert accuracy > untrained  # and it learned something in 20 epochs
 
 
 STRENGTHS = [0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0]

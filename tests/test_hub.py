@@ -18,6 +18,7 @@ from hub_server import ALICE_TOKEN, BOB_TOKEN
 from hub_server import fake_hub as fake_hub  # the fixture; "as" marks it used
 
 import gan_core
+from gan_core import hub
 
 SEEDS = [0, 1, 2, 3]
 
@@ -241,3 +242,24 @@ def test_a_generator_only_folder_is_published_with_a_card_that_says_so(fake_hub,
     assert pushed.returncode == 0, pushed.stderr
     card = fake_hub.files("alice/sampler")["README.md"].decode()
     assert "holds the generator only (no `gan.keras`)" in card and "to continue training" not in card
+
+
+def test_the_card_shows_each_class_with_its_scores_and_the_worst_and_mean():
+    per_class = {
+        "classes": [{"fd": 10.0 + index, "precision": 0.8, "recall": [0.7, 0.6, 0.5][index]} for index in range(3)],
+        "worst": {"fd": 12.0, "precision": 0.8, "recall": 0.5},
+        "mean": {"fd": 11.0, "precision": 0.8, "recall": 0.6},
+    }
+    metadata = {"latent_dim": 8, "image_shape": [28, 28, 1], "num_classes": 3, "class_names": ["Shirt", "Bag", "Boot"],
+                "quality": {"fd": 7.5, "n": 10000, "per_class": per_class}}  # fmt: skip
+    card = str(hub.model_card(metadata, "alice/gan"))
+    assert "| fd | 7.5 |" in card and "| n | 10000 |" in card and "per_class" not in card
+    rows = card[card.index("### Per class") :].splitlines()
+    assert [row for row in rows if row.startswith("| ") and "---" not in row][1:] == [
+        "| Shirt | 10.0 | 0.8 | 0.7 |",
+        "| Bag | 11.0 | 0.8 | 0.6 |",
+        "| Boot | 12.0 | 0.8 | 0.5 |",
+        "| **worst** | 12.0 | 0.8 | 0.5 |",
+        "| **mean** | 11.0 | 0.8 | 0.6 |",
+    ]
+    assert "### Per class" not in str(hub.model_card({**metadata, "quality": {"fd": 7.5}}, "alice/gan"))

@@ -70,6 +70,9 @@ def test_a_mix_of_two_class_embeddings_is_a_valid_input_with_conditional_batch_n
         if isinstance(layer, keras.layers.Dense) and layer.input.shape[-1] == 8 and layer.units < 20:
             layer.kernel.assign(np.random.default_rng(2).normal(0, 0.5, layer.kernel.shape))
     generator = saved_model.load(saved_model.save(gan, tmp_path / "model", {"epochs": 0}))
+    z_dense = next(layer for layer in gan.generator.layers if isinstance(layer, keras.layers.Dense))
+    np.testing.assert_array_equal(generator.first_layer_kernel(), z_dense.kernel)  # SeFa reads z's layer
+    assert generator.first_layer_kernel().shape == (8, 7 * 7 * 8)
     one_hot = generator.generate([5], labels=np.array([[0.0, 1.0, 0.0]]))
     np.testing.assert_array_equal(one_hot, generator.generate([5], labels=[1]))
     halfway = generator.generate([5], labels=np.array([[0.5, 0.5, 0.0]]))

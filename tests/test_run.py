@@ -96,9 +96,10 @@ def weights(model_dir) -> dict[str, np.ndarray]:
 
 
 def description(model_dir) -> dict:
-    """What gan.json says, less the wall-clock time training took."""
+    """What gan.json says, less the wall-clock time training took and the run's own folder in its command."""
     metadata = json.loads((model_dir / "gan.json").read_text())
     del metadata["training"]["train_seconds"]
+    metadata["command"] = re.sub(r"--out \S+", "--out RUN", metadata["command"])
     return metadata
 
 

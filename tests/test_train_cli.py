@@ -1,6 +1,8 @@
+import argparse
 import csv
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -12,6 +14,7 @@ from conftest import REPO, TINY_TRAIN_FLAGS
 
 import gan_core
 import train
+from gan_core import metrics
 
 
 def run_train(*args, timeout=300):
@@ -77,12 +80,23 @@ def test_out_folder_that_is_not_a_run_is_left_alone(tmp_path, capsys):
 
 
 def test_help_explains_every_flag(capsys):
-    with pytest.raises(SystemExit):
+    """Every flag the parser accepts is in --help with its own explanation, wrapped however argparse likes."""
+    with pytest.raises(SystemExit) as exit_info:
         train.main(["--help"])
+    assert exit_info.value.code == 0
     text = capsys.readouterr().out
-    for flag in ("--dataset", "--data-dir", "--epochs", "--batch-size", "--latent-dim", "--lr", "--seed", "--out",
-                 "--steps-per-epoch", "--resume"):  # fmt: skip
-        assert f"  {flag}" in text
+    squeezed = "".join(text.split())  # argparse wraps long lines at spaces and hyphens
+    actions = [action for action in train.build_parser()._actions if action.option_strings and action.dest != "help"]
+    assert len(actions) > 20  # the parser's own list (27 flags when this was written), not an empty one
+    flags = {flag for action in actions for flag in action.option_strings}
+    for action in actions:
+        for flag in action.option_strings:
+            assert re.search(rf"^  (.*, )?{re.escape(flag)}(?=[ ,\n])", text, re.MULTILINE), f"{flag} is not listed"
+        assert action.help and action.help != argparse.SUPPRESS and len(action.help) > 15, f"{flag} has no help"
+        assert "".join((action.help % vars(action)).split()) in squeezed, f"the help of {flag} is not shown"
+    # and every flag the help mentions (in the examples, in other flags' help) is one the parser takes
+    mentioned = set(re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*[a-z0-9]", text)) - {"--help"}
+    assert mentioned <= flags, f"--help mentions flags train.py does not take: {sorted(mentioned - flags)}"
 
 
 def test_train_end_to_end_then_extend(idx_dir, tmp_path):
@@ -91,7 +105,10 @@ def test_train_end_to_end_then_extend(idx_dir, tmp_path):
     result = run_train(*args)
     assert result.returncode == 0, result.stderr
     assert f"Saved the model to {run_dir / 'model'}" in result.stdout
-    assert history(run_dir) == [0, 1]
+    # Not a terminal: one line per epoch, no progress bar redrawn with carriage returns.
+    assert "\r" not in result.stdout and "━" not in result.stdout
+    assert [line.split(" - ")[0] for line in result.stdout.splitlines() if " - d_fake: " in line] == ["3/3", "3/3"]
+    assert history(run_dir) == [1, 2]
     assert sorted(path.name for path in (run_dir / "samples").iterdir()) == ["epoch_001.png", "epoch_002.png"]
     assert not (run_dir / "backup").exists()
     loaded = gan_core.load(run_dir)
@@ -101,12 +118,12 @@ def test_train_end_to_end_then_extend(idx_dir, tmp_path):
 
     again = run_train(*args)
     assert again.returncode == 2 and "already holds a finished model (2 epochs)" in again.stderr
-    assert history(run_dir) == [0, 1]
+    assert history(run_dir) == [1, 2]
 
     extended = run_train("--out", run_dir, "--resume", "--epochs", "3", "--data-dir", idx_dir, "--no-download")
     assert extended.returncode == 0, extended.stderr
     assert "further: epochs 3 … 3" in extended.stdout
-    assert history(run_dir) == [0, 1, 2]
+    assert history(run_dir) == [1, 2, 3]
     assert gan_core.load(run_dir).metadata["training"]["epochs"] == 3
 
     conflict = run_train("--out", run_dir, "--resume", "--epochs", "4", "--batch-size", "32")
@@ -148,7 +165,7 @@ def test_interrupted_and_killed_run_resumes_from_last_finished_epoch(idx_dir, tm
     resumed = run_train(*args)
     assert resumed.returncode == 0, resumed.stderr
     assert f"Resuming the interrupted run in {run_dir} after epoch {done} of 8" in resumed.stdout
-    assert history(run_dir) == list(range(8))
+    assert history(run_dir) == list(range(1, 9))
     metadata = gan_core.load(run_dir).metadata
     assert metadata["epochs"] == 8 and metadata["training"]["steps"] == 8 * 40
     assert len(list((run_dir / "samples").iterdir())) == 8
@@ -216,14 +233,23 @@ def test_unlabelled_folder_trains_unconditionally_unless_conditional_is_asked_fo
 def test_fd_is_logged_and_the_best_model_kept(idx_dir, tmp_path):
     run_dir = tmp_path / "run"
     args = ["--data-dir", idx_dir, "--epochs", "3", "--steps-per-epoch", "2", "--out", run_dir, *TINY_TRAIN_FLAGS]
-    result = run_train(*args, "--fd-every", "1", "--fd-samples", "40", "--tensorboard")
+    refused = run_train(*args, "--fd-every", "1", "--fd-samples", "40")
+    assert refused.returncode == 2 and "--fd-samples must be at least 50 for a conditional model" in refused.stderr
+    result = run_train(*args, "--fd-every", "1", "--fd-samples", "50", "--tensorboard")
     assert result.returncode == 0, result.stderr
     with (run_dir / "history.csv").open() as file:
-        fds = [float(row["fd"]) for row in csv.DictReader(file)]
-    assert len(fds) == 3 and all(np.isfinite(fds))
-    best = gan_core.load(run_dir / "best").metadata
-    assert best["quality"] == {"fd": round(min(fds), 4), "n": 40}
-    assert best["epochs"] == 1 + fds.index(min(fds))
+        rows = [{name: float(value) for name, value in row.items()} for row in csv.DictReader(file)]
+    assert [row["epoch"] for row in rows] == [1, 2, 3] and all(np.isfinite(list(row.values())).all() for row in rows)
+    # The best epoch: the lowest FD among those where no class's recall is below half the mean per-class recall.
+    kept = [row for row in rows if row["class_recall_min"] >= metrics.COLLAPSE_SHARE * row["class_recall_mean"]]
+    if kept:
+        best = gan_core.load(run_dir / "best").metadata
+        winner = min(kept, key=lambda row: row["fd"])
+        assert best["epochs"] == winner["epoch"] and best["quality"]["fd"] == round(winner["fd"], 4)
+        assert best["quality"]["per_class"]["worst"]["recall"] == winner["class_recall_min"]
+        assert best["quality"]["n"] == 50 and best["quality"]["collapsed"] == []
+    else:
+        assert not (run_dir / "best").exists()
     assert any((run_dir / "tensorboard").rglob("events.out.tfevents.*"))
 
 
