@@ -13,12 +13,18 @@ class Recipe:
     """The default recipe: what `python train.py` trains, each choice measured on 2 CPU cores.
 
     DCGAN networks at width 64 with batch 128 and Adam (2e-4, β1 = 0.5, the DCGAN
-    paper's stable setting) train about 920 images/s there, 4.6× the keras.io DCGAN.
-    On labelled data both networks see the class (projection discriminator), and
-    samples come from an EMA of the generator's weights with batch-norm statistics of
-    its own. In 600 s of training (bench/quality.py) these two take FD from 89.5 to
-    54.1 (seed 0; median of two seeds 60.8, 0.185× the keras.io DCGAN's) and let the
-    app ask for a class. Hinge loss, R1 and DiffAugment are options, not defaults.
+    paper's stable setting) train about 920 images/s on the reference machine, 4.6× the
+    keras.io DCGAN. On labelled data both networks see the class (projection
+    discriminator), and samples come from an EMA of the generator's weights with
+    batch-norm statistics of its own (bench/quality.py: FD 89.5 → 54.1 in 600 s).
+
+    The generator takes the class through conditional batch norm, not beside z: with the
+    label embedding concatenated to z, one class (Sandal) learned an embedding whose
+    contribution to the first layer was 4× z's and, through the batch norm shared by all
+    classes, pushed that class's units to where z no longer mattered, so it collapsed.
+    At equal steps conditional batch norm raised the lowest class's recall from 0.005 to
+    0.065 and the mean per-class recall from 0.06 to 0.24 at the same FD (bench/README.md,
+    "Why a class collapses"). Spectral norm, hinge loss, R1 and DiffAugment are options.
     """
 
     latent_dim: int = 128
@@ -28,7 +34,7 @@ class Recipe:
     beta_1: float = 0.5
     loss: str = "nonsaturating"
     conditional: bool = True
-    conditional_norm: bool = False
+    conditional_norm: bool = True
     spectral_norm: bool = False
     d_lr: float | None = None
     ema: float | None = 0.999
@@ -36,6 +42,17 @@ class Recipe:
     r1_every: int = R1_EVERY
     augment: str | None = None
     epochs: int = 20
+
+
+# What a recipe recorded before a field existed meant (a run folder or gan.json of an older
+# version): the behaviour of the code then, which the field's default may since have changed.
+BEFORE_FIELD_EXISTED = {"conditional_norm": False, "spectral_norm": False, "d_lr": None, "r1_every": R1_EVERY}
+
+
+def recorded_recipe(record: dict) -> Recipe:
+    """The `Recipe` a recorded one (`gan.json`'s "recipe") describes, whatever version recorded it."""
+    names = {field.name for field in dataclasses.fields(Recipe)}
+    return Recipe(**{**BEFORE_FIELD_EXISTED, **{name: value for name, value in record.items() if name in names}})
 
 
 def build_gan(

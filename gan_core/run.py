@@ -40,7 +40,7 @@ from PIL import Image
 
 from gan_core import saved_model
 from gan_core.errors import GanCoreError, RunFolderError, UsageError
-from gan_core.recipe import Recipe
+from gan_core.recipe import BEFORE_FIELD_EXISTED, Recipe
 
 RUN_JSON = "run.json"
 HISTORY_CSV = "history.csv"
@@ -144,6 +144,7 @@ def plan(
 def resolve_flags(out: Path, given: dict, saved: dict | None) -> dict:
     """Effective flags: given ones, else the run's saved ones, else defaults; a given flag that
     differs from the run's saved one is refused."""
+    fallback = {**DEFAULT_FLAGS, **(BEFORE_FIELD_EXISTED if saved is not None else {})}
     flags = {}
     for name in (*RUN_FLAGS, "epochs"):
         value = given.get(name)
@@ -154,7 +155,7 @@ def resolve_flags(out: Path, given: dict, saved: dict | None) -> dict:
                 "repeat the original flags (or leave them out), or choose another --out.",
                 value=value,
             )
-        flags[name] = value if value is not None else (saved or DEFAULT_FLAGS).get(name, DEFAULT_FLAGS.get(name))
+        flags[name] = value if value is not None else (saved or DEFAULT_FLAGS).get(name, fallback.get(name))
     if flags["dataset"] == "folder" and flags["data_dir"] is None:
         raise UsageError("--dataset folder needs --data-dir pointing at a folder of images.")
     if flags["data_dir"] is not None and not Path(flags["data_dir"]).is_dir():

@@ -95,6 +95,18 @@ def r1_by_hand(gan, images, gamma: float, squared: bool = False) -> float:
     return 0.5 * gamma * float(np.mean(norms))
 
 
+def give_each_class_its_own_norms(generator, seed: int = 2) -> None:
+    """Random weights for the layers that turn the label embedding into batch-norm scales and shifts.
+
+    They start at zero (every class gets scale 1 and shift 0), so in an untrained conditional
+    generator the class would change nothing; a trained one has learned them.
+    """
+    rng = np.random.default_rng(seed)
+    for layer in generator.layers:
+        if isinstance(layer, keras.layers.Dense) and layer.input is not generator.inputs[0]:
+            layer.kernel.assign(rng.normal(0, 0.5, layer.kernel.shape))
+
+
 def save_tiny_model(folder, conditional: bool = False):
     """A freshly initialised tiny generator, saved as a model folder (what the app loads)."""
     from gan_core import saved_model
@@ -102,6 +114,8 @@ def save_tiny_model(folder, conditional: bool = False):
     keras.utils.set_random_seed(3)
     recipe = Recipe(latent_dim=16, width=8, batch_size=16, conditional=conditional)
     gan = build_gan(recipe, (28, 28, 1), num_classes=3 if conditional else None, seed=3)
+    if conditional:
+        give_each_class_its_own_norms(gan.sampling_generator)
     class_names = ["Shirt", "Bag", "Boot"] if conditional else None
     return saved_model.save(gan, folder, {"dataset": "tiny", "class_names": class_names, "epochs": 0})
 

@@ -2,8 +2,6 @@
 beside it, its samples.png must be what it draws, and its recorded quality what it measures (it is retrained now
 and then: nothing here pins today's numbers)."""
 
-import dataclasses
-
 import keras
 import numpy as np
 import pytest
@@ -12,7 +10,7 @@ from PIL import Image
 import app
 import gan_core
 from gan_core import data, metrics, networks
-from gan_core.recipe import Recipe
+from gan_core.recipe import recorded_recipe
 from gan_core.samples import images_for_first_seeds, preview_grid
 
 N_MEASURED = 2000  # evaluate's fixed sample (seeds 0 … n−1) is re-measured on its first 2000 seeds
@@ -55,8 +53,7 @@ def test_gan_json_describes_the_network_beside_it(generator):
     # the class names are the data set's, in its label order: class i is what label i drew in training
     assert metadata["dataset"] == "fashion-mnist" and metadata["class_names"] == list(data.FASHION_MNIST_CLASSES)
     # the recorded recipe rebuilds exactly this network
-    fields = {field.name for field in dataclasses.fields(Recipe)}
-    recipe = Recipe(**{name: value for name, value in metadata["recipe"].items() if name in fields})
+    recipe = recorded_recipe(metadata["recipe"])
     rebuilt = networks.build_generator(
         recipe.latent_dim, 28, 1, recipe.width, metadata["num_classes"], recipe.conditional_norm
     )

@@ -175,6 +175,7 @@ def test_ema_batch_norm_statistics_are_measured_on_the_ema_weights():
     rng = np.random.default_rng(1)
     latents = rng.standard_normal((4096, 16)).astype("float32")
     activations = norm_inputs.predict([latents, np.arange(4096, dtype="int32") % 3], verbose=0)
+    activations = activations.reshape(-1, activations.shape[-1])  # a batch norm's statistics are per channel
     np.testing.assert_allclose(norm.moving_mean.numpy(), activations.mean(axis=0), atol=0.02)
     np.testing.assert_allclose(norm.moving_variance.numpy(), activations.var(axis=0), rtol=0.1, atol=1e-3)
     assert norm.momentum == 0.99 and not ema.trainable
@@ -296,3 +297,15 @@ def test_the_recipe_sets_the_loss_and_the_r1_schedule_and_gan_keras_keeps_them(t
     restored = keras.saving.load_model(tmp_path / "gan.keras", safe_mode=True)
     assert (restored.gan_loss, restored.r1_gamma, restored.r1_every) == ("hinge", 1.5, 8)
     assert restored.discriminator_loss is losses.hinge_discriminator_loss
+
+
+def test_the_recipe_gives_the_discriminator_its_own_learning_rate_and_gan_keras_keeps_it(tmp_path):
+    recipe = Recipe(latent_dim=16, width=8, conditional=False, lr=1e-4, d_lr=4e-4)
+    gan = build_gan(recipe, (28, 28, 1), seed=6)
+    rates = lambda model: [float(opt.learning_rate) for opt in (model.g_optimizer, model.d_optimizer)]  # noqa: E731
+    assert rates(gan) == pytest.approx([1e-4, 4e-4])
+    assert rates(build_gan(Recipe(latent_dim=16, width=8, conditional=False, lr=1e-4), (28, 28, 1))) == pytest.approx(
+        [1e-4, 1e-4]
+    )
+    gan.save(tmp_path / "gan.keras")
+    assert rates(keras.saving.load_model(tmp_path / "gan.keras", safe_mode=True)) == pytest.approx([1e-4, 4e-4])

@@ -1,6 +1,7 @@
 import keras
 import numpy as np
 import pytest
+from conftest import give_each_class_its_own_norms
 
 from gan_core.networks import build_discriminator, build_generator
 
@@ -53,9 +54,7 @@ def test_conditional_batch_norm_starts_neutral_and_then_depends_on_the_class():
     first, last = np.zeros(2, "int32"), np.full(2, 9, "int32")
     # γ(e) starts at 1 and β(e) at 0 for every class, so at first the class changes nothing ...
     np.testing.assert_allclose(generator([latents, first], training=True), generator([latents, last], training=True))
-    for layer in generator.layers:
-        if isinstance(layer, keras.layers.Dense) and layer.input.shape[-1] == 8 and layer.units != 7 * 7 * 8:
-            layer.kernel.assign(np.random.default_rng(1).normal(0, 0.5, layer.kernel.shape))
+    give_each_class_its_own_norms(generator)
     # ... and once the projections of the embedding have learned something, it does.
     assert not np.allclose(generator([latents, first], training=True), generator([latents, last], training=True))
 
@@ -66,9 +65,7 @@ def test_a_mix_of_two_class_embeddings_is_a_valid_input_with_conditional_batch_n
 
     keras.utils.set_random_seed(0)
     gan = build_gan(Recipe(latent_dim=8, width=4, conditional_norm=True, ema=None), (28, 28, 1), num_classes=3, seed=0)
-    for layer in gan.generator.layers:  # give every class its own scale and shift
-        if isinstance(layer, keras.layers.Dense) and layer.input.shape[-1] == 8 and layer.units < 20:
-            layer.kernel.assign(np.random.default_rng(2).normal(0, 0.5, layer.kernel.shape))
+    give_each_class_its_own_norms(gan.generator)
     generator = saved_model.load(saved_model.save(gan, tmp_path / "model", {"epochs": 0}))
     z_dense = next(layer for layer in gan.generator.layers if isinstance(layer, keras.layers.Dense))
     np.testing.assert_array_equal(generator.first_layer_kernel(), z_dense.kernel)  # SeFa reads z's layer

@@ -5,7 +5,7 @@ import json
 import h5py
 import pytest
 
-from gan_core import run, saved_model
+from gan_core import recipe, run, saved_model
 from gan_core.errors import GanCoreError, UsageError
 
 NOTHING_GIVEN = dict.fromkeys((*run.RUN_FLAGS, "epochs"))
@@ -120,3 +120,15 @@ def test_leftovers_of_a_killed_process_are_repaired_and_reported_even_when_the_p
         f"Removed the backup in {tmp_path}: the finished model was saved after it.",
     ]
     assert run.plan(tmp_path, given(epochs=3), resume=True, log=lines.append).mode == "extend" and len(lines) == 2
+
+
+def test_a_run_recorded_before_a_recipe_field_existed_resumes_with_the_behaviour_of_then(tmp_path):
+    write_run(tmp_path)
+    saved = json.loads((tmp_path / run.RUN_JSON).read_text())
+    for name in recipe.BEFORE_FIELD_EXISTED:
+        del saved[name]
+    (tmp_path / run.RUN_JSON).write_text(json.dumps(saved))
+    flags = run.plan(tmp_path, given()).flags
+    assert {name: flags[name] for name in recipe.BEFORE_FIELD_EXISTED} == recipe.BEFORE_FIELD_EXISTED
+    assert run.plan(tmp_path / "new", given()).flags["conditional_norm"] is recipe.Recipe().conditional_norm is True
+    assert recipe.recorded_recipe({"width": 32}) == recipe.Recipe(width=32, **recipe.BEFORE_FIELD_EXISTED)
