@@ -48,10 +48,6 @@ def _whole(low: int, high: int):
     return lambda value: type(value) is int and low <= value <= high
 
 
-def _optional(kind: type):
-    return lambda value: value is None or isinstance(value, kind)
-
-
 def _names(value) -> bool:
     return value is None or (isinstance(value, list) and all(isinstance(name, str) for name in value))
 
@@ -65,11 +61,13 @@ FIELD_CHECKS = {
         "[height, width, channels]",
         lambda value: isinstance(value, list) and len(value) == 3 and all(map(_whole(1, MAX_IMAGE_SIDE), value)),
     ),
-    "dataset": ("null or text", _optional(str)),
+    "dataset": ("null or text", lambda value: value is None or isinstance(value, str)),
     "command": ("text", lambda value: isinstance(value, str)),
     "epochs": ("a whole number", _whole(0, 10**9)),
-    **{name: ("an object", lambda value: isinstance(value, dict)) for name in ("recipe", "training", "quality")},
-    "directions": ("an object", lambda value: isinstance(value, dict)),
+    **{
+        name: ("an object", lambda value: isinstance(value, dict))
+        for name in ("recipe", "training", "quality", "directions")
+    },
 }
 
 
