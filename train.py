@@ -186,6 +186,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=metrics.FD_SAMPLES,
         help=f"generated images per FD (default: {metrics.FD_SAMPLES})",
     )
+    run.add_argument(
+        "--xla",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="compile the training step with XLA, 1.6× faster on a 2-core CPU (default: yes)",
+    )
     run.add_argument("--tensorboard", action="store_true", help="also log to <out>/tensorboard for TensorBoard")
     run.add_argument("--out", type=Path, help="run folder (default: runs/<dataset>-<date>-<time>)")
     run.add_argument(
@@ -213,6 +219,7 @@ def main(argv=None) -> int:
         tensorboard=args.tensorboard,
         allow_download=not args.no_download,
         conditional_asked=args.conditional is True,
+        xla=args.xla,
     )
     try:
         if (args.hub_private or args.hub_revision) and not args.push_to_hub:

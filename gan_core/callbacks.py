@@ -77,7 +77,7 @@ class EpochTimer(keras.callbacks.Callback):
 
 
 class FrechetDistance(keras.callbacks.Callback):
-    """Every `every` epochs, the FD of `samples` generated images to the real test set, logged as `fd`.
+    """Every `every` epochs and after the last, the FD of `samples` generated images to the real test set, as `fd`.
 
     For a conditional model (`real_labels` given) it also logs the lowest and the mean
     per-class recall (`class_recall_min`, `class_recall_mean`, see `metrics.per_class`).
@@ -100,7 +100,7 @@ class FrechetDistance(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         names = ["fd", *(["class_recall_min", "class_recall_mean"] if self.real_labels is not None else [])]
-        if (epoch + 1) % self.every:
+        if (epoch + 1) % self.every and epoch + 1 != self.params.get("epochs"):
             logs.update(dict.fromkeys(names, float("nan")))
             return
         scores = self.scores()

@@ -24,7 +24,10 @@ class Options:
 
     `fd_every` = None measures FD every `DEFAULT_FD_EVERY` epochs on Fashion-MNIST and never
     elsewhere; `conditional_asked` says that the user asked for a conditional model, so data
-    without labels is refused instead of training an unconditional one.
+    without labels is refused instead of training an unconditional one. `xla` compiles the
+    training step with XLA, on CPU too, where Keras' "auto" would not: on the 2-core machine
+    this project targets it trains 1.6× faster (bench/README.md); it changes no result but the
+    last digits.
     """
 
     fd_every: int | None = None
@@ -32,6 +35,7 @@ class Options:
     tensorboard: bool = False
     allow_download: bool = True
     conditional_asked: bool = False
+    xla: bool = True
 
 
 def fd_every(options: Options, dataset: str) -> int:
@@ -79,6 +83,7 @@ def train(out: Path, plan: run.Plan, options: Options, log: Callable[[str], None
         if plan.mode == "resume":
             log(f"Resuming the interrupted run in {out} after epoch {plan.initial_epoch} of {recipe.epochs}")
         run.drop_history_after(out, plan.initial_epoch)
+    gan.jit_compile = options.xla
 
     def model_metadata(epochs: int) -> dict:
         return {

@@ -39,10 +39,12 @@ class TrainingImages:
         ])  # fmt: skip
 
 
-def run_epoch(callback, model) -> tuple[dict, list]:
+def run_epoch(callback, model, epochs=5) -> tuple[dict, list]:
+    """The first of `epochs` epochs, as `fit` would call the callback."""
     improvements, logs = [], {}
     callback.on_improvement = lambda gan, epoch, scores: improvements.append((epoch, scores))
     callback.set_model(model)
+    callback.set_params({"epochs": epochs, "verbose": 2, "steps": 1})
     callback.on_epoch_end(0, logs)
     return logs, improvements
 
@@ -75,3 +77,10 @@ def test_epochs_between_measurements_log_nan_in_every_column(real):
     logs, improvements = run_epoch(callback, TrainingImages(by_class))
     assert improvements == [] and set(logs) == {"fd", "class_recall_min", "class_recall_mean"}
     assert all(np.isnan(value) for value in logs.values())
+
+
+def test_the_last_epoch_is_measured_whatever_the_interval(real):
+    classifier, features, labels, by_class = real
+    callback = FrechetDistance(classifier, features, every=5, samples=SAMPLES, real_labels=labels)
+    logs, [(epoch, scores)] = run_epoch(callback, TrainingImages(by_class), epochs=1)
+    assert epoch == 0 and logs["fd"] == scores["fd"] < 15

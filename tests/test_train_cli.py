@@ -14,7 +14,7 @@ from conftest import REPO, TINY_TRAIN_FLAGS
 
 import gan_core
 import train
-from gan_core import metrics
+from gan_core import metrics, training
 
 
 def run_train(*args, timeout=300):
@@ -272,3 +272,27 @@ def test_missing_test_split_explains_how_to_train_without_fd(idx_dir, tmp_path, 
     assert "--fd-every 0 trains without it" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()  # stopped before the run folder was written
     assert train.main([*args, "--fd-every", "0"]) == 0
+
+
+@pytest.mark.parametrize(("flag", "xla"), [([], True), (["--no-xla"], False)])
+def test_the_training_step_is_compiled_with_xla_unless_turned_off(flag, xla, idx_dir, tmp_path, monkeypatch):
+    built = []
+    build_gan = training.build_gan
+    monkeypatch.setattr(
+        training, "build_gan", lambda *args, **kwargs: built.append(build_gan(*args, **kwargs)) or built[-1]
+    )
+    argv = [
+        "--data-dir",
+        idx_dir,
+        "--epochs",
+        "1",
+        "--steps-per-epoch",
+        "2",
+        "--fd-every",
+        "0",
+        "--out",
+        tmp_path / "run",
+    ]
+    assert train.main([*argv, *TINY_TRAIN_FLAGS, *flag]) == 0
+    [gan] = built
+    assert gan.jit_compile is xla and int(gan.g_optimizer.iterations) == 2
