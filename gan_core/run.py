@@ -310,7 +310,8 @@ def training_summary(out: Path, steps_per_epoch: int, batch_size: int) -> dict:
 def export(out: Path, destination: Path) -> Path:
     """Write a finished run's model to `destination` as a generator-only folder with the run's timeline.
 
-    The model is `best/` when there is one (else `model/`), without `gan.keras`; beside it go
+    The model is `best/` when there is one (else `model/`), without `gan.keras`, its gan.json
+    given the whole run's `training` summary and which epoch was kept; beside it go
     `history.csv` and `timeline/epoch_NNN.png`, each epoch's sample grid at its native size
     (the run's grids are drawn at 2×), so a later tool can show how the model learned.
     The folder replaces `destination` whole, as `saved_model.save` does.
@@ -321,6 +322,11 @@ def export(out: Path, destination: Path) -> Path:
     staging = saved_model.beside(destination, "partial")
     shutil.rmtree(staging, ignore_errors=True)
     shutil.copytree(source, staging, ignore=shutil.ignore_patterns(saved_model.GAN_KERAS))
+    if source.name == BEST_DIR:
+        finished = saved_model.read_metadata(out / saved_model.RUN_MODEL_DIR)
+        kept = saved_model.read_metadata(source)["epochs"]
+        selected = f"epoch {kept} of {finished['epochs']}: the lowest FD in which no class had collapsed (best/)"
+        saved_model.update_metadata(staging, {"training": {**finished.get("training", {}), "selected": selected}})
     shutil.copyfile(out / HISTORY_CSV, staging / HISTORY_CSV)
     (staging / TIMELINE_DIR).mkdir()
     for grid in sorted((out / SAMPLES_DIR).glob("epoch_*.png")):

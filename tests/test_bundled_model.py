@@ -2,6 +2,9 @@
 beside it, its samples.png must be what it draws, and its recorded quality what it measures (it is retrained now
 and then: nothing here pins today's numbers)."""
 
+import csv
+import shlex
+
 import keras
 import numpy as np
 import pytest
@@ -9,11 +12,12 @@ from PIL import Image
 
 import app
 import gan_core
-from gan_core import data, metrics, networks
-from gan_core.recipe import recorded_recipe
+from gan_core import data, metrics, networks, run
+from gan_core.recipe import Recipe, recorded_recipe
 from gan_core.samples import images_for_first_seeds, preview_grid
 
 N_MEASURED = 2000  # evaluate's fixed sample (seeds 0 … n−1) is re-measured on its first 2000 seeds
+WORST_CLASS_RECALL = 0.4  # TODO measured on the retrained model
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +38,34 @@ def real(fashion_mnist):
     train, test = fashion_mnist
     classifier = metrics.load_classifier()
     return [metrics.embed(classifier, split.images[:N_MEASURED])[0] for split in (test, train)]
+
+
+def test_bundled_model_is_what_python_train_py_makes(generator):
+    """The README promises that `python train.py` retrains this model: the default recipe and seed, no other flag."""
+    metadata = generator.metadata
+    command = shlex.split(metadata["command"])
+    assert command[:2] == ["python", "train.py"] and command[2::2] in ([], ["--out"]), metadata["command"]
+    assert recorded_recipe(metadata["recipe"]) == Recipe() and metadata["seed"] == 0
+    assert metadata["training"]["epochs"] == Recipe().epochs
+    assert metadata["quality"]["collapsed"] == [] and metadata["epochs"] <= Recipe().epochs
+
+
+def test_bundled_model_ships_its_history_and_one_timeline_grid_per_epoch(generator):
+    with (app.BUNDLED_MODEL / run.HISTORY_CSV).open() as file:
+        rows = list(csv.DictReader(file))
+    epochs = Recipe().epochs
+    assert [int(row["epoch"]) for row in rows] == list(range(1, epochs + 1))
+    grids = sorted((app.BUNDLED_MODEL / run.TIMELINE_DIR).iterdir())
+    assert [grid.name for grid in grids] == [f"epoch_{epoch:03d}.png" for epoch in range(1, epochs + 1)]
+    assert sum(grid.stat().st_size for grid in grids) <= 2**20
+    # the grid of the kept epoch is what the shipped weights draw, at the timeline's half size
+    kept = np.asarray(Image.open(grids[generator.metadata["epochs"] - 1]), dtype="int16")
+    fresh = preview_grid(generator.generate, generator.num_classes)[::2, ::2, 0].astype("int16")
+    assert kept.shape == fresh.shape and np.abs(kept - fresh).max() <= 2
+    # and it is the epoch the best-model rule picks: the lowest FD among those without a collapsed class
+    measured = [{name: float(value) for name, value in row.items()} for row in rows if row["fd"] not in ("", "nan")]
+    alive = [row for row in measured if row["class_recall_min"] >= metrics.COLLAPSE_SHARE * row["class_recall_mean"]]
+    assert generator.metadata["epochs"] == min(alive, key=lambda row: row["fd"])["epoch"]
 
 
 def test_bundled_model_is_small_and_without_training_state(generator):
@@ -84,6 +116,16 @@ def test_the_recorded_quality_is_what_the_model_measures(generator, drawn, real)
     fd = metrics.frechet_distance(test_features, features)
     floor = metrics.frechet_distance(test_features, train_features)
     assert abs(fd - quality["fd"]) < 0.2 * quality["fd"] + floor, (fd, quality["fd"], floor)
+
+
+def test_every_class_is_alive(drawn, fashion_mnist):
+    """Per class, the samples cover the real images of that class: none collapsed onto a few designs."""
+    (features, _), labels = drawn
+    _, test = fashion_mnist
+    test_features = metrics.embed(metrics.load_classifier(), test.images[:N_MEASURED])[0]
+    scores = metrics.per_class(test_features, test.labels[:N_MEASURED], features, labels)
+    assert metrics.collapsed_classes(scores) == []
+    assert scores["worst"]["recall"] >= WORST_CLASS_RECALL, [c["recall"] for c in scores["classes"]]
 
 
 def test_same_latent_other_class_keeps_the_image_apart(generator):

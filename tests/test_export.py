@@ -54,7 +54,11 @@ def test_export_writes_the_best_generator_with_its_history_and_timeline(finished
     (tmp_path / "bundle" / "stale.txt").write_text("replaced whole")
     exported = run.export(run_dir, tmp_path / "bundle")
     best = saved_model.read_metadata(run_dir / run.BEST_DIR)
-    assert saved_model.read_metadata(exported) == best and "per_class" in best["quality"]
+    written = saved_model.read_metadata(exported)
+    selected = f"epoch {best['epochs']} of {EPOCHS}: the lowest FD in which no class had collapsed (best/)"
+    training = {**saved_model.read_metadata(run_dir / "model")["training"], "selected": selected}
+    assert written == {**best, "training": training} and "per_class" in best["quality"]
+    assert training["epochs"] == EPOCHS and training["train_seconds"] > 0
     assert not (exported / saved_model.GAN_KERAS).exists() and not (exported / "stale.txt").exists()
     assert (exported / run.HISTORY_CSV).read_bytes() == (run_dir / run.HISTORY_CSV).read_bytes()
     for epoch in range(1, EPOCHS + 1):
