@@ -56,13 +56,23 @@ def compile_inference(model):
     About 4× less overhead per call than `predict_on_batch` for the small
     batches an interactive app asks for.
     """
-    return tf.function(lambda inputs: model(inputs, training=False), reduce_retracing=True)
+    return compile_function(lambda inputs: model(inputs, training=False))
+
+
+def compile_function(fn):
+    """`fn` as one compiled graph, traced again only for new input shapes."""
+    return tf.function(fn, reduce_retracing=True)
+
+
+def value_and_gradient(fn, inputs):
+    """`fn(inputs)` and ∂ sum(fn(inputs)) / ∂ inputs: with one value per example, each example's own gradient."""
+    with tf.GradientTape() as tape:
+        tape.watch(inputs)
+        outputs = fn(inputs)
+    return outputs, tape.gradient(outputs, inputs)
 
 
 def input_gradients(fn, inputs):
     """∂ sum(fn(inputs)) / ∂ inputs, recorded so that a loss built from it can itself be differentiated
     (gradient penalties: WGAN-GP, R1)."""
-    with tf.GradientTape() as tape:
-        tape.watch(inputs)
-        outputs = fn(inputs)
-    return tape.gradient(outputs, inputs)
+    return value_and_gradient(fn, inputs)[1]

@@ -18,6 +18,10 @@ class UsageError(GanCoreError, ValueError):
     """An option, flag or argument value that cannot work, found before any work is done."""
 
 
+class ImageError(GanCoreError, ValueError):
+    """An image given to a tool (an upload, a drawing) that is not a usable still picture."""
+
+
 class DataError(GanCoreError, OSError):
     """The training or test data is missing or unusable."""
 

@@ -25,6 +25,7 @@ from gan_core.samples import to_unit_range
 
 CLASSIFIER_WEIGHTS = Path(__file__).parent / "assets" / "fashion_mnist_classifier.weights.h5"
 FEATURES_LAYER = "features"
+FEATURES = 128  # length of a feature vector
 FD_SAMPLES = 2000  # generated images per FD measured during training (train.py, bench/quality.py's curves)
 NEIGHBOURS = 3  # k of the k-NN manifolds behind precision and recall
 PER_CLASS_MINIMUM = NEIGHBOURS + 2  # samples of each class, real and generated, that `per_class` needs
@@ -41,7 +42,7 @@ def build_classifier(num_classes: int = 10) -> keras.Model:
     x = layers.Conv2D(64, 3, padding="same", activation="relu")(x)
     x = layers.MaxPooling2D()(x)
     x = layers.Flatten()(x)
-    features = layers.Dense(128, activation="relu", name=FEATURES_LAYER)(x)
+    features = layers.Dense(FEATURES, activation="relu", name=FEATURES_LAYER)(x)
     logits = layers.Dense(num_classes, name="logits")(layers.Dropout(0.3)(features))
     return keras.Model(image, [features, logits], name="fashion_mnist_classifier")
 

@@ -35,16 +35,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import h5py
-import numpy as np
-from PIL import Image
 
-from gan_core import saved_model
+from gan_core import saved_model, timeline
 from gan_core.errors import GanCoreError, RunFolderError, UsageError
 from gan_core.recipe import BEFORE_FIELD_EXISTED, Recipe
 
 RUN_JSON = "run.json"
-HISTORY_CSV = "history.csv"
-SAMPLES_DIR = "samples"
+HISTORY_CSV = timeline.HISTORY_CSV
+SAMPLES_DIR = timeline.RUN_SAMPLES_DIR
 BACKUP_DIR = "backup"
 BEST_DIR = "best"
 LOCK_FILE = ".lock"
@@ -52,7 +50,7 @@ LOCK_FILE = ".lock"
 BACKUP_WEIGHTS = "latest.weights.h5"
 BACKUP_METADATA = "training_metadata.json"
 PREVIOUS = ".bkp"
-TIMELINE_DIR = "timeline"
+TIMELINE_DIR = timeline.TIMELINE_DIR
 # Flags that define a run: resuming with a different value would train a different model.
 RUN_FLAGS = (
     "dataset",
@@ -312,8 +310,8 @@ def export(out: Path, destination: Path) -> Path:
 
     The model is `best/` when there is one (else `model/`), without `gan.keras`, its gan.json
     given the whole run's `training` summary and which epoch was kept; beside it go
-    `history.csv` and `timeline/epoch_NNN.png`, each epoch's sample grid at its native size
-    (the run's grids are drawn at 2×), so a later tool can show how the model learned.
+    `history.csv` and `timeline/` (`timeline.compact`: each epoch's sample grid at its native size,
+    the run's being drawn at 2×, and the curves), so a later tool can show how the model learned.
     The folder replaces `destination` whole, as `saved_model.save` does.
     """
     out, destination = Path(out), Path(destination)
@@ -327,11 +325,7 @@ def export(out: Path, destination: Path) -> Path:
         kept = saved_model.read_metadata(source)["epochs"]
         selected = f"epoch {kept} of {finished['epochs']}: the lowest FD in which no class had collapsed (best/)"
         saved_model.update_metadata(staging, {"training": {**finished.get("training", {}), "selected": selected}})
-    shutil.copyfile(out / HISTORY_CSV, staging / HISTORY_CSV)
-    (staging / TIMELINE_DIR).mkdir()
-    for grid in sorted((out / SAMPLES_DIR).glob("epoch_*.png")):
-        pixels = np.asarray(Image.open(grid))[::2, ::2]  # `preview_grid` repeats every pixel 2 × 2
-        Image.fromarray(pixels).save(staging / TIMELINE_DIR / grid.name, optimize=True)
+    timeline.compact(out, staging)
     return saved_model.replace_folder(staging, destination)
 
 
