@@ -3,6 +3,7 @@
     python -m gan_core.evaluate MODEL_OR_RUN [--n 10000]     # a folder, a run, or hf://owner/name[@revision]
     python -m gan_core.evaluate MODEL_FOLDER --write          # also store the scores in its gan.json
     python -m gan_core.evaluate MODEL --directions [8] [--n 1000] [--write]   # SeFa slider limits
+    python -m gan_core.evaluate MODEL --memorisation [--n 5000] [--write]    # does it copy its training set?
     python -m gan_core.evaluate --train-classifier            # writes gan_core/assets/…classifier.weights.h5
 
 Prints JSON: FD, KID ×1000, precision, recall, class entropy (and class match for a
@@ -16,6 +17,11 @@ card on the Hub and the app's About tab show.
 With --directions K it measures instead how far the app's sliders can move a latent along
 each of the first K SeFa directions before the images stop looking like the data
 (`direction_limits`); --write stores those limits in gan.json as `directions`.
+
+With --memorisation it runs the data-copying test (`gan_core.memorisation`, Meehan et al.
+2020): C_T compares how close n samples and n held-out test images lie to their nearest
+training image. Beside it, its floor: the same test with the other half of the test set as
+the "model", which copies nothing. C_T below the threshold flags copying.
 """
 
 import argparse
@@ -31,7 +37,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras
 import numpy as np
 
-from gan_core import hub, metrics, saved_model
+from gan_core import hub, memorisation, metrics, saved_model
 from gan_core.data import load_idx_dataset
 from gan_core.errors import GanCoreError
 from gan_core.latent import labels_for_seeds, latents_from_seeds, sefa_directions
@@ -102,6 +108,29 @@ def evaluate(source, n: int = 10_000, data_dir=None) -> dict:
         report["per_class"]["collapsed"] = metrics.collapsed_classes(report["per_class"])
         report["real_vs_real_per_class"] = metrics.per_class(real[0], real_labels, floor[0], train.labels[:count])
     return report
+
+
+def memorisation_report(source, n: int = 5000, data_dir=None) -> dict:
+    """C_T of the model's first `n` seeds, and of held-out test images (the floor), against the first half
+    of the test set; n is capped at half the test set."""
+    generator = load_scorable(source)
+    _, test = fashion_mnist(data_dir)
+    index = memorisation.TrainingIndex.load(DATASET, data_dir, log=lambda line: print(line, file=sys.stderr))
+    classifier = metrics.load_classifier()
+    half = len(test.images) // 2
+    count = min(n, half)
+    reference, held_out = (
+        metrics.embed(classifier, test.images[:half])[0],
+        metrics.embed(classifier, test.images[half:])[0],
+    )
+    generated = metrics.embed(classifier, images_for_first_seeds(generator, count)[0])[0]
+    return {
+        "model": str(source),
+        "n": count,
+        "threshold": memorisation.COPYING_THRESHOLD,
+        "model_vs_held_out": memorisation.data_copying(index, reference, generated),
+        "floor": memorisation.data_copying(index, reference, held_out[:count]),
+    }
 
 
 def quality_metadata(report: dict) -> dict:
@@ -209,14 +238,18 @@ def main(argv=None) -> int:
     parser.add_argument("--write", action="store_true", help="store the scores (or limits) in the model's gan.json")
     parser.add_argument("--directions", type=int, nargs="?", const=8, metavar="K",
                         help="measure the slider limits of the first K SeFa directions instead (K: 8)")  # fmt: skip
+    parser.add_argument("--memorisation", action="store_true",
+                        help="run the data-copying test instead (n: 5000 by default)")  # fmt: skip
     parser.add_argument("--data-dir", type=Path, help="folder with the Fashion-MNIST IDX files")
     parser.add_argument("--train-classifier", action="store_true", help="train and save the metric classifier")
     parser.add_argument("--epochs", type=int, default=10, help="classifier training epochs (default: 10)")
     args = parser.parse_args(argv)
     if args.train_classifier == (args.model is not None):
         parser.error("give a MODEL to score, or --train-classifier, not both")
+    if args.directions is not None and args.memorisation:
+        parser.error("--directions and --memorisation are two different measurements: run one at a time")
     if args.n is None:
-        args.n = 10_000 if args.directions is None else 1000
+        args.n = 1000 if args.directions is not None else 5000 if args.memorisation else 10_000
     if args.n < 2:
         parser.error(f"--n must be at least 2, got {args.n}")
     if args.directions is not None and args.directions < 1:
@@ -234,6 +267,15 @@ def main(argv=None) -> int:
             if args.write:
                 path = saved_model.update_metadata(args.model, {"directions": directions_metadata(report)})
                 print(f"Wrote the direction limits to {path}", file=sys.stderr)
+        elif args.memorisation:
+            report = memorisation_report(args.model, args.n, args.data_dir)
+            print(json.dumps(report, indent=2))
+            verdict = "copies its training set" if report["model_vs_held_out"]["copying"] else "does not copy"
+            print(f"C_T {report['model_vs_held_out']['c_t']} (floor {report['floor']['c_t']}, copying below "
+                  f"{report['threshold']}): the model {verdict}", file=sys.stderr)  # fmt: skip
+            if args.write:
+                path = saved_model.update_metadata(args.model, {"memorisation": report})
+                print(f"Wrote the data-copying test to {path}", file=sys.stderr)
         else:
             report = evaluate(args.model, args.n, args.data_dir)
             print(json.dumps(report, indent=2))

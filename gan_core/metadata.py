@@ -41,6 +41,7 @@ class GanMetadata(TypedDict):
     training: NotRequired[dict]  # gan_core.run.training_summary
     quality: NotRequired[dict]  # gan_core.evaluate.quality_metadata, or the FD callback's scores
     directions: NotRequired[dict]  # gan_core.evaluate.directions_metadata: the app's slider limits
+    memorisation: NotRequired[dict]  # gan_core.evaluate.memorisation_report: the data-copying test
     versions: NotRequired[dict]  # keras and backend versions that trained it
 
 
@@ -66,7 +67,7 @@ FIELD_CHECKS = {
     "epochs": ("a whole number", _whole(0, 10**9)),
     **{
         name: ("an object", lambda value: isinstance(value, dict))
-        for name in ("recipe", "training", "quality", "directions")
+        for name in ("recipe", "training", "quality", "directions", "memorisation")
     },
 }
 

@@ -31,6 +31,14 @@ def write_idx(path, array: np.ndarray, truncate_by: int = 0) -> None:
         file.write(raw[: len(raw) - truncate_by])
 
 
+@pytest.fixture(scope="session", autouse=True)
+def cache_dir(tmp_path_factory):
+    """One cache for the session (gan_core.memorisation's index is built once), never the user's."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GAN_CORE_CACHE", str(tmp_path_factory.mktemp("gan-core-cache")))
+        yield
+
+
 @pytest.fixture
 def idx_dir(tmp_path):
     return write_tiny_idx_dataset(tmp_path / "idx")

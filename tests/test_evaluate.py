@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from conftest import REPO, write_idx, write_tiny_idx_dataset
 
-from gan_core import evaluate, hub, metrics, saved_model
+from gan_core import evaluate, hub, memorisation, metrics, saved_model
 
 
 def run_evaluate(*args):
@@ -206,3 +206,12 @@ def test_an_unconditional_model_is_limited_by_precision_alone(tiny_model_dir, id
     assert report["limits"] == [[low, high]]
     with pytest.raises(ValueError, match="The model has 16 latent directions; cannot measure 17"):
         evaluate.direction_limits(generator, count=17, data_dir=idx_dir)
+
+
+def test_memorisation_reports_c_t_beside_its_floor(capsys):
+    assert evaluate.main(["pretrained", "--memorisation", "--n", "1000"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["n"] == 1000 and report["threshold"] == memorisation.COPYING_THRESHOLD
+    model, floor = report["model_vs_held_out"], report["floor"]
+    assert not model["copying"] and not floor["copying"] and abs(floor["c_t"]) < 3
+    assert model["median_distance"] > 0  # it draws no training image exactly

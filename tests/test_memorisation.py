@@ -9,10 +9,8 @@ from gan_core.memorisation import TrainingIndex, data_copying, mann_whitney_z
 
 
 @pytest.fixture(scope="module")
-def index(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(memorisation.CACHE_ENV, str(tmp_path_factory.mktemp("cache")))
-        yield TrainingIndex.load()
+def index():
+    return TrainingIndex.load()  # in the session's cache (conftest)
 
 
 @pytest.fixture(scope="module")
