@@ -64,7 +64,8 @@ class FileWriter:
         folder.mkdir()
         return folder
 
-    def _path(self, name: str) -> Path:
+    def new_path(self, name: str) -> Path:
+        """A path for a file called `name` in a new folder of its own, for a file written elsewhere."""
         return self._folder() / name
 
     def png(self, image: np.ndarray, stem: str) -> str:
@@ -82,12 +83,12 @@ class FileWriter:
         """An animation that plays forwards then backwards, forever."""
         pictures = [_pil(frame) for frame in frames]
         loop = pictures + pictures[-2:0:-1]
-        path = self._path(f"{stem}.gif")
+        path = self.new_path(f"{stem}.gif")
         loop[0].save(path, save_all=True, append_images=loop[1:], duration=GIF_FRAME_MS, loop=0)
         return str(path)
 
     def json(self, text: str, stem: str) -> str:
-        path = self._path(f"{stem}.json")
+        path = self.new_path(f"{stem}.json")
         path.write_text(json.dumps(json.loads(text), indent=1) + "\n")
         return str(path)
 

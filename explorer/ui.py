@@ -26,6 +26,7 @@ import gradio as gr
 
 from explorer import pictures
 from explorer.handlers import FRAMES, PSI_RANGE, Explorer
+from explorer.inside import DEFAULT_NEIGHBOURS, NEIGHBOURS, Inside
 from gan_core import latent as latents
 
 REPO = Path(__file__).resolve().parents[1]
@@ -685,6 +686,147 @@ def arithmetic_tool(explorer: Explorer, current: Current):
     return user_errors(operands_only), inputs, result_tiles
 
 
+def invert_tool(inside: Inside, current: Current):
+    """Your own picture (an upload, a drawing, a test image) found in latent space, then made current."""
+    explorer = inside.explorer
+    with gr.Tab("Your picture", id="invert") as tab:
+        gr.Markdown(
+            "**Put your own picture in.** The model searches its latent space for the picture it can draw that is "
+            "closest to yours (GAN *inversion*: gradient descent on the latent, from several starts"
+            + (", in the classes your picture most likely shows" if explorer.conditional else "")
+            + "). The result becomes the current image: steer it, morph it, share it. Pictures are turned grey, "
+            "fitted into the square and, if dark on light, negated: the model draws light garments on black."
+        )
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=2, min_width=220), gr.Tabs():
+                with gr.Tab("Upload"):
+                    upload = gr.Image(
+                        label="A picture (PNG, JPEG, GIF, WebP, BMP; up to 1 MB)",
+                        type="filepath",
+                        sources=["upload", "clipboard"],
+                        height=240,
+                        elem_id="invert-upload",
+                    )
+                    from_upload = gr.Button("Find it in the model", variant="primary", elem_id="invert-run")
+                with gr.Tab("Draw"):
+                    drawing = gr.Sketchpad(
+                        label="Draw a garment (black on white)",
+                        canvas_size=(280, 280),
+                        brush=gr.Brush(default_size=18, colors=["#000000"], color_mode="fixed"),
+                        layers=False,
+                        height=300,
+                        elem_id="invert-draw",
+                    )
+                    from_drawing = gr.Button("Find it in the model", variant="primary", elem_id="invert-draw-run")
+                with gr.Tab("Test image", visible=inside.data_reason is None):
+                    index = gr.Number(0, label="Test image number (0 … 9999)", precision=0, minimum=0,
+                                      maximum=9999, elem_id="invert-test-index")  # fmt: skip
+                    from_test = gr.Button("Use this test image", elem_id="invert-test")
+            with gr.Column(scale=3, min_width=260):
+                comparison = gr.Image(
+                    label="Yours (as the model sees it) · the model's closest · the difference",
+                    type="filepath",
+                    interactive=False,
+                    elem_classes="pixelated",
+                    buttons=["download"],
+                    height=260,
+                    elem_id="invert-result",
+                )
+                caption = gr.Markdown(elem_id="invert-caption")
+        found = gr.Textbox(visible=False)
+    current.on_tab(tab, "invert")
+
+    def invert(picture, progress=gr.Progress()):
+        """A picture file → the comparison, its caption, and the latent JSON of the reconstruction."""
+        progress(0, desc="Searching the latent space")
+        return inside.invert(picture, progress=lambda fraction: progress(fraction, desc="Searching the latent space"))
+
+    def invert_drawing(value, progress=gr.Progress()):
+        composite = value.get("composite") if isinstance(value, dict) else None
+        return invert(composite, progress)
+
+    outputs = [comparison, caption, found]
+    for event in (
+        from_upload.click(invert, upload, outputs, api_name="invert", concurrency_limit=1),
+        from_drawing.click(invert_drawing, drawing, outputs, **PRIVATE, concurrency_limit=1),
+    ):
+        current.show(event.success(user_errors(current.open_latent), found, current.controls, **PRIVATE))
+    from_test.click(inside.test_image, index, upload, api_name="test_image").success(
+        invert, upload, outputs, **PRIVATE, concurrency_limit=1
+    ).success(user_errors(current.open_latent), found, current.controls, **PRIVATE)
+
+
+def neighbours_tool(inside: Inside, current: Current):
+    """The training images nearest to the current one, and the data-copying test's verdict."""
+    verdict = inside.explorer.generator.metadata.get("memorisation")
+    with gr.Tab("Copied?", id="neighbours") as tab:
+        gr.Markdown(
+            "**Is the model just copying its training set?** The training images that look most like the current "
+            "image, nearest first, with their distance in the feature space of a Fashion-MNIST classifier (what "
+            "the picture shows, not pixel by pixel). A copy would be at distance near 0."
+            + (f" {_copying_line(verdict)}" if verdict else "")
+        )
+        if inside.data_reason:
+            gr.Markdown(f"Not available here: {inside.data_reason}.", elem_id="neighbours-unavailable")
+        k = gr.Slider(*NEIGHBOURS, DEFAULT_NEIGHBOURS, step=1, label="Training images shown",
+                      visible=inside.data_reason is None)  # fmt: skip
+        gallery = gr.Gallery(
+            label="The current image, then its nearest training images",
+            columns=5,
+            allow_preview=False,
+            elem_classes=GALLERY_CLASSES,
+            elem_id="neighbours-grid",
+            visible=inside.data_reason is None,
+        )
+    current.on_tab(tab, "neighbours")
+    if inside.data_reason:
+        return
+    current.follow(inside.neighbours, gallery, "neighbours", inputs=[current.latent, k])
+    k.release(user_errors(inside.neighbours), [current.latent, k], gallery, api_name="neighbours", preprocess=False)
+
+
+def _copying_line(verdict: dict) -> str:
+    model, floor = verdict["model_vs_held_out"], verdict["floor"]
+    judged = "flags copying" if model["copying"] else "finds no copying"
+    return (f"Over {verdict['n']:,} samples the data-copying test (Meehan et al., 2020) {judged}: "
+            f"C_T = {model['c_t']} (held-out real images: {floor['c_t']}; copying is below "
+            f"{verdict['threshold']}).")  # fmt: skip
+
+
+def timeline_tool(inside: Inside):
+    """How the model learned: its curves and the sample grid of every epoch."""
+    history = inside.timeline
+    epochs = history.epochs if history else [1]
+    with gr.Tab("Training", id="timeline"):
+        if history is None:
+            gr.Markdown(
+                f"**No training timeline for this model.** {inside.timeline_reason}", elem_id="timeline-missing"
+            )
+            return
+        gr.Markdown(
+            "**How it learned.** The same 64 latents drawn after every epoch of training (one column per class), "
+            "and the curves: the two networks' losses, the discriminator's average output on real (D(x)) and "
+            "generated (D(G(z))) pictures, and the Fréchet distance to real pictures (lower is better)."
+        )
+        epoch = gr.Slider(1, max(epochs), max(epochs), step=1, label="Epoch", elem_id="timeline-epoch")
+        with gr.Row(equal_height=False):
+            grid = gr.Image(label="Samples after this epoch", type="filepath", interactive=False,
+                            elem_classes="pixelated", height=420, scale=3, elem_id="timeline-grid")  # fmt: skip
+            with gr.Column(scale=2, min_width=240):
+                caption = gr.Markdown(elem_id="timeline-caption")
+                curves = inside.timeline_curves()
+                for panel in dict.fromkeys(curves["panel"]):
+                    gr.LinePlot(curves[curves["panel"] == panel], x="epoch", y="value", color="series",
+                                title=panel, height=180, x_title="epoch", y_title=None)  # fmt: skip
+                animate = gr.Button("Play every epoch as an animation", size="sm")
+                animation = gr.Image(label="Training (GIF)", type="filepath", interactive=False,
+                                     elem_classes="pixelated", visible=False, height=300)  # fmt: skip
+    epoch.release(inside.timeline_grid, epoch, [grid, caption], api_name="timeline", preprocess=False)
+    epoch.input(user_errors(inside.timeline_grid), epoch, [grid, caption], **LIVE, api_visibility="private")
+    animate.click(lambda: gr.update(value=inside.timeline_animation(), visible=True), None, animation, **PRIVATE)
+    return inside.timeline_grid, [epoch], [grid, caption]
+
+
 def about_tool(explorer: Explorer, current: Current):
     with gr.Tab("About", id="about") as tab:
         gr.Markdown(explorer.about_markdown())
@@ -701,7 +843,8 @@ def about_tool(explorer: Explorer, current: Current):
     return info
 
 
-def build_demo(explorer: Explorer) -> gr.Blocks:
+def build_demo(explorer: Explorer, inside: Inside | None = None) -> gr.Blocks:
+    inside = inside or Inside(explorer)
     first_tab = "classes" if explorer.conditional else "samples"
     with CheckedBlocks(title="GAN latent explorer", delete_cache=CACHE_CLEANING) as demo:
         header(explorer)
@@ -715,6 +858,11 @@ def build_demo(explorer: Explorer) -> gr.Blocks:
                     directions_tool(explorer, current)
                     drawn_at_load.append(interpolate_tool(explorer, current))
                     drawn_at_load.append(arithmetic_tool(explorer, current))
+                    invert_tool(inside, current)
+                    neighbours_tool(inside, current)
+                    timeline = timeline_tool(inside)
+                    if timeline:
+                        drawn_at_load.append(timeline)
                     info = about_tool(explorer, current)
         current.wire()
         api_endpoint(

@@ -49,8 +49,8 @@ class Neighbours:
 class TrainingIndex:
     """The classifier features of a data set's training images, for nearest-neighbour queries."""
 
-    def __init__(self, images: np.ndarray, features: np.ndarray, source: str):
-        self.images, self.features, self.source = images, features.astype("float32"), source
+    def __init__(self, images: np.ndarray, labels: np.ndarray | None, features: np.ndarray, source: str):
+        self.images, self.labels, self.features, self.source = images, labels, features.astype("float32"), source
         self._squared_norms = (self.features**2).sum(axis=1)
 
     @classmethod
@@ -65,7 +65,7 @@ class TrainingIndex:
         if path.exists():
             features = np.load(path)
             if features.shape == (len(data.images), metrics.FEATURES):
-                return cls(data.images, features, data.source)
+                return cls(data.images, data.labels, features, data.source)
         start = time.perf_counter()
         features = metrics.embed(metrics.load_classifier(), data.images)[0].astype("float32")
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -74,7 +74,7 @@ class TrainingIndex:
         os.replace(staging, path)
         if log:
             log(f"Indexed {len(features):,} training images in {time.perf_counter() - start:.1f} s: {path}")
-        return cls(data.images, features, data.source)
+        return cls(data.images, data.labels, features, data.source)
 
     def nearest(self, features: np.ndarray, k: int = 5) -> Neighbours:
         """The `k` training images nearest to each row of `features` (classifier features)."""
