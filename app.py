@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from explorer.handlers import Explorer
+from explorer.inside import Inside
 from explorer.ui import LAUNCH_OPTIONS, build_demo
 from gan_core import hub
 
@@ -68,7 +69,8 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     on_spaces = "SPACE_ID" in os.environ
     explorer = load_explorer(args.model)
-    demo = build_demo(explorer)
+    inside = Inside(explorer)
+    demo = build_demo(explorer, inside)
     demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=CONCURRENCY)
 
     def stop(*_):
@@ -81,6 +83,8 @@ def main(argv=None) -> None:
     for signal_number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signal_number, stop)
     return_freed_memory()
+    # The first inversion traces a compiled step (tens of seconds on 2 cores): done before a visitor asks.
+    threading.Thread(target=inside.warm_up, name="inversion-warm-up", daemon=True).start()
     try:
         demo.launch(
             server_name=args.host or ("0.0.0.0" if on_spaces else "127.0.0.1"),
