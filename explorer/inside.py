@@ -112,6 +112,8 @@ class Inside:
 
     def test_image(self, index) -> str:
         """Test image number `index` as a file, to invert."""
+        if self.data_reason:
+            raise ValueError(f"Test images are not available: {self.data_reason}.")
         test = self.test_images()
         index = number(index, "Test image", 0, len(test.images) - 1, integer=True)
         return self.explorer.files.png(test.images[index], f"test-{index}")

@@ -779,10 +779,9 @@ def neighbours_tool(inside: Inside, current: Current):
             visible=inside.data_reason is None,
         )
     current.on_tab(tab, "neighbours")
-    if inside.data_reason:
-        return
-    current.follow(inside.neighbours, gallery, "neighbours", inputs=[current.latent, k])
     k.release(user_errors(inside.neighbours), [current.latent, k], gallery, api_name="neighbours", preprocess=False)
+    if not inside.data_reason:
+        current.follow(inside.neighbours, gallery, "neighbours", inputs=[current.latent, k])
 
 
 def _copying_line(verdict: dict) -> str:
@@ -794,22 +793,21 @@ def _copying_line(verdict: dict) -> str:
 
 
 def timeline_tool(inside: Inside):
-    """How the model learned: its curves and the sample grid of every epoch."""
+    """How the model learned: its curves and the sample grid of every epoch (or why there are none)."""
     history = inside.timeline
-    epochs = history.epochs if history else [1]
+    shown = history is not None
+    last = max(history.epochs) if shown else 1
     with gr.Tab("Training", id="timeline"):
-        if history is None:
-            gr.Markdown(
-                f"**No training timeline for this model.** {inside.timeline_reason}", elem_id="timeline-missing"
-            )
-            return
         gr.Markdown(
             "**How it learned.** The same 64 latents drawn after every epoch of training (one column per class), "
             "and the curves: the two networks' losses, the discriminator's average output on real (D(x)) and "
             "generated (D(G(z))) pictures, and the Fréchet distance to real pictures (lower is better)."
+            if shown
+            else f"**No training timeline for this model.** {inside.timeline_reason}",
+            elem_id="timeline-about",
         )
-        epoch = gr.Slider(1, max(epochs), max(epochs), step=1, label="Epoch", elem_id="timeline-epoch")
-        with gr.Row(equal_height=False):
+        epoch = gr.Slider(1, last, last, step=1, label="Epoch", elem_id="timeline-epoch", visible=shown)
+        with gr.Row(equal_height=False, visible=shown):
             grid = gr.Image(label="Samples after this epoch", type="filepath", interactive=False,
                             elem_classes="pixelated", height=420, scale=3, elem_id="timeline-grid")  # fmt: skip
             with gr.Column(scale=2, min_width=240):
@@ -824,7 +822,7 @@ def timeline_tool(inside: Inside):
     epoch.release(inside.timeline_grid, epoch, [grid, caption], api_name="timeline", preprocess=False)
     epoch.input(user_errors(inside.timeline_grid), epoch, [grid, caption], **LIVE, api_visibility="private")
     animate.click(lambda: gr.update(value=inside.timeline_animation(), visible=True), None, animation, **PRIVATE)
-    return inside.timeline_grid, [epoch], [grid, caption]
+    return (inside.timeline_grid, [epoch], [grid, caption]) if shown else None
 
 
 def about_tool(explorer: Explorer, current: Current):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO, running_app
+from PIL import Image
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = REPO / "artifacts" / "screenshots"
@@ -210,6 +211,42 @@ def test_an_uploaded_latent_file_becomes_the_current_picture(page, tmp_path):
     assert_no_error_toast(page)
 
 
+def test_an_uploaded_picture_is_found_in_the_model_made_current_and_steered(page, fashion_mnist, tmp_path):
+    _, test = fashion_mnist
+    photo = tmp_path / "boot.png"
+    Image.fromarray(255 - test.images[0][..., 0]).resize((140, 140)).save(photo)  # dark on white, 5× larger
+    open_tab(page, "Your picture")
+    page.locator("#invert-upload input[type=file]").set_input_files(photo)
+    before = current_source(page)
+    page.click("#invert-run")
+    page.wait_for_selector("#invert-result img", timeout=120_000)
+    wait_for_new_image(page, "#current img", before)
+    wait_for_caption(page, lambda text: text == "own latent · Ankle boot")
+    assert "mean" in page.locator("#invert-caption").inner_text()
+    page.screenshot(path=SCREENSHOTS / "invert-wide.png", full_page=True)
+    inverted = current_bytes(page)
+    open_tab(page, "Directions")
+    slider = page.locator("#direction-1 input[type=range]")
+    slider.fill("1.5")
+    slider.dispatch_event("input")
+    wait_for_caption(page, lambda text: text == "own latent · Ankle boot · d1 +1.5")
+    assert current_bytes(page) != inverted
+    assert_no_error_toast(page)
+
+
+def test_the_nearest_training_images_and_the_timeline_show_for_the_current_picture(page):
+    open_tab(page, "Copied?")
+    page.wait_for_selector("#neighbours-grid .gallery-item", timeout=120_000)
+    captions = page.locator("#neighbours-grid .gallery-item").all_inner_texts()
+    assert captions[0].strip() == "the current image" and "distance" in captions[1]
+    page.screenshot(path=SCREENSHOTS / "neighbours-wide.png", full_page=True)
+    open_tab(page, "Training")
+    page.wait_for_selector("#timeline-grid img", timeout=TIMEOUT_MS)
+    assert page.locator("#timeline-caption").inner_text().startswith("After epoch")
+    page.screenshot(path=SCREENSHOTS / "timeline-wide.png", full_page=True)
+    assert_no_error_toast(page)
+
+
 def test_a_share_link_reopens_the_same_picture(browser, page):
     page.get_by_role("tab", name="Directions").click()
     link = page.input_value("#share textarea, #share input")
@@ -252,11 +289,12 @@ def test_at_400_px_the_picture_stays_above_its_controls_and_every_tool_is_reacha
     assert image["y"] + image["height"] <= seed["y"] and image["width"] >= 240
     page.screenshot(path=SCREENSHOTS / "narrow-400.png", full_page=True)
     for name, inside in (("Directions", "#direction-8"), ("Interpolate", "#interpolate"), ("Arithmetic", "#arithmetic"),
-                         ("Samples", "#sample-grid"), ("Classes", "#class-grid")):  # fmt: skip
+                         ("Samples", "#sample-grid"), ("Your picture", "#invert-run"), ("Copied?", "#neighbours-grid"),
+                         ("Training", "#timeline-grid"), ("Classes", "#class-grid")):  # fmt: skip
         open_tab(page, name)
         page.locator(inside).wait_for(state="visible", timeout=TIMEOUT_MS)
-        if name == "Directions":
+        if name in ("Directions", "Your picture", "Training"):
             page.wait_for_timeout(1000)
-            page.screenshot(path=SCREENSHOTS / "narrow-400-directions.png", full_page=True)
+            page.screenshot(path=SCREENSHOTS / f"narrow-400-{name.split()[0].lower()}.png", full_page=True)
     assert_no_error_toast(page)
     page.close()

@@ -7,11 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import running_app
-from gradio_client import Client
+from gradio_client import Client, handle_file
 from PIL import Image
 
 ENDPOINTS = {"/render", "/previews", "/classes", "/samples", "/class_morph", "/interpolate", "/interpolation_frame",
-             "/arithmetic", "/render_latent", "/open_link", "/random_seed", "/model_info"}  # fmt: skip
+             "/arithmetic", "/render_latent", "/open_link", "/random_seed", "/model_info", "/invert", "/test_image",
+             "/neighbours", "/timeline"}  # fmt: skip
 ZEROS = [0.0] * 8
 
 
@@ -58,8 +59,23 @@ def test_every_endpoint_is_named_and_works(client):
     assert view == {"seed": 7, "psi": 1.0, "class": "Bag", "base": "", "strengths": [0.0, -1.0, *ZEROS[2:]]}
     seeds = [client.predict(api_name="/random_seed") for _ in range(3)]
     assert all(type(seed) is int and 0 <= seed <= 2**32 - 1 for seed in seeds) and len(set(seeds)) == 3, seeds
+    comparison, inverted_caption, inverted = client.predict(handle_file(image), api_name="/invert")
+    assert pixels(comparison).shape[0] == 224 and "mean" in inverted_caption
+    assert json.loads(inverted)["class"] in ("Shirt", "Bag", "Boot") and len(json.loads(inverted)["latent"]) == 16
     info = client.predict(api_name="/model_info")
     assert info["latent_dim"] == 16 and info["warning"] is None and info["class_names"] == ["Shirt", "Bag", "Boot"]
+
+
+def test_tools_this_model_cannot_serve_say_why(client):
+    """The tiny model learned from no known data set and has no history: its look-inside endpoints explain."""
+    latent_json = client.predict(7, 1.0, "Bag", "", *ZEROS, api_name="/render")[2]
+    for args, api_name, message in [
+        ((latent_json, 4), "/neighbours", "Nearest training images are not available: training images are searched"),
+        ((0,), "/test_image", "Test images are not available"),
+        ((1,), "/timeline", "No training timeline: model has no training history"),
+    ]:
+        with pytest.raises(Exception, match=message):
+            client.predict(*args, api_name=api_name)
 
 
 def test_a_missing_class_is_a_sensible_default_not_an_error(client):
