@@ -22,7 +22,7 @@ from huggingface_hub import CommitInfo, HfApi, ModelCard, ModelCardData, constan
 from huggingface_hub import errors as hub_errors
 from huggingface_hub.utils import validate_repo_id
 
-from gan_core import saved_model
+from gan_core import saved_model, timeline
 from gan_core.errors import GanCoreError, HubError
 
 HF_PREFIX = "hf://"
@@ -117,8 +117,9 @@ def check_can_push(repo_id: str) -> None:
         raise _explain(error, f"Cannot push to {repo_id}", repo_id) from error
 
 
-def model_card(metadata: dict, repo_id: str, with_gan_keras: bool = True) -> ModelCard:
-    """A model card: Hub metadata, the sample grid, how it was trained, how well, and how to use it."""
+def model_card(metadata: dict, repo_id: str, with_gan_keras: bool = True, with_timeline: bool = False) -> ModelCard:
+    """A model card: Hub metadata, the sample grid, how it was trained (with its curves when the timeline is
+    uploaded too), how well, and how to use it."""
     dataset = metadata.get("dataset", "unknown")
     card_data = ModelCardData(
         library_name="keras",
@@ -152,6 +153,15 @@ def model_card(metadata: dict, repo_id: str, with_gan_keras: bool = True) -> Mod
         f"Trained for {training.get('epochs', '?')} epochs ({training.get('steps', '?')} steps, "
         f"{training.get('images_seen', '?')} images) in {training.get('train_seconds', '?')} s. "
         f"Final epoch means: `{json.dumps(training.get('final', {}))}`.",
+        *(
+            [
+                f"![Losses, D's outputs and FD per epoch]({timeline.TIMELINE_DIR}/{timeline.CURVES_SVG})\n\n"
+                f"`{timeline.HISTORY_CSV}` has the numbers of every epoch and `{timeline.TIMELINE_DIR}/` the sample "
+                "grid after each: the explorer's Training tool plays them back."
+            ]
+            if with_timeline
+            else []
+        ),
         "## Quality\n\n"
         + (
             "| metric | value |\n|---|---|\n"
@@ -213,7 +223,12 @@ def push(
     with tempfile.TemporaryDirectory(prefix="gan-push-") as staging:
         upload = Path(staging) / "model"
         shutil.copytree(folder, upload, copy_function=_link_or_copy)
-        model_card(metadata, repo_id, (folder / saved_model.GAN_KERAS).exists()).save(upload / "README.md")
+        run_folder = folder.parent
+        if not (upload / timeline.HISTORY_CSV).exists() and (run_folder / timeline.HISTORY_CSV).exists():
+            timeline.compact(run_folder, upload, budget=timeline.HUB_BUDGET)  # a run's model/ or best/
+        with_timeline = (upload / timeline.TIMELINE_DIR / timeline.CURVES_SVG).exists()
+        card = model_card(metadata, repo_id, (folder / saved_model.GAN_KERAS).exists(), with_timeline)
+        card.save(upload / "README.md")
         try:
             api.create_repo(repo_id, private=private, exist_ok=True)
             if revision:

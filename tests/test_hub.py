@@ -18,7 +18,7 @@ from hub_server import ALICE_TOKEN, BOB_TOKEN
 from hub_server import fake_hub as fake_hub  # the fixture; "as" marks it used
 
 import gan_core
-from gan_core import hub
+from gan_core import hub, timeline
 
 SEEDS = [0, 1, 2, 3]
 
@@ -219,7 +219,16 @@ def test_train_py_pushes_when_done(fake_hub, idx_dir, tmp_path):
     result = run(fake_hub.client_env(tmp_path / "h"), *args, "--push-to-hub", "alice/trained", "--hub-revision", "v1")
     assert result.returncode == 0, result.stderr
     assert f"Published to {fake_hub.endpoint}/alice/trained" in result.stdout
-    assert "model.weights.h5" in fake_hub.files("alice/trained", "v1")
+    files = fake_hub.files("alice/trained", "v1")
+    assert {"model.weights.h5", "history.csv", "timeline/epoch_001.png", "timeline/curves.svg"} <= set(files)
+    assert files["history.csv"] == (tmp_path / "run" / "history.csv").read_bytes()
+    assert sum(len(data) for name, data in files.items() if name.startswith("timeline/")) <= timeline.HUB_BUDGET
+    assert "![Losses, D's outputs and FD per epoch](timeline/curves.svg)" in files["README.md"].decode()
+    # what the app's Training tool reads from a Hub model: the history and the grids, downloaded with the model
+    script = ("import gan_core.hub as hub, gan_core.timeline as t; found = t.read(hub.load('hf://alice/trained@v1').path);"
+              " print(found.epochs, sorted(found.grids))")  # fmt: skip
+    loaded = run(fake_hub.client_env(tmp_path / "h2"), "-c", script)
+    assert loaded.returncode == 0 and loaded.stdout.strip() == "[1] [1]", loaded.stderr
 
 
 def test_the_app_serves_a_hub_model_and_falls_back_from_a_broken_one(fake_hub, first_model, tmp_path):

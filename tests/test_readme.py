@@ -3,6 +3,7 @@ the Hub (the stand-in on 127.0.0.1), a trained run folder. A new example needs a
 
 import contextlib
 import io
+import json
 import os
 import re
 import subprocess
@@ -39,6 +40,8 @@ def test_the_api_example_runs_against_the_bundled_model():
     assert len(names["samples"]) == 16 and len(names["frames"]) == 8 and names["frame_class"] == "Sneaker"
     assert names["view"]["class"] == "Sneaker" and names["view"]["strengths"][0] == 2.0
     assert names["morph_gif"].endswith("sneaker-to-ankle-boot.gif") and 0 <= names["seed"] < 2**32
+    assert json.loads(names["found_json"])["class"] == "Ankle boot" and "mean" in names["found_caption"]
+    assert len(names["nearest"]) == 5 and names["epoch_caption"].startswith("After epoch 1 of ")
 
 
 def test_the_hub_example_runs_against_the_stand_in_hub(fake_hub, tiny_conditional_model_dir, tmp_path):  # noqa: F811
