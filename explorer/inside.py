@@ -9,6 +9,7 @@ with that reason; everything else works.
 import threading
 
 import numpy as np
+import pandas as pd
 from PIL import Image
 
 from explorer import pictures
@@ -103,7 +104,7 @@ class Inside:
         error_map = np.abs(found.image.astype("int16") - found.target.astype("int16")).astype("uint8")
         panels = pictures.upscale(np.stack([found.target, found.image, error_map]), pictures.TILE_PIXELS * 2)
         explorer = self.explorer
-        name = "" if found.label is None else f" as a {explorer.class_names[found.label]}"
+        name = "" if found.label is None else f", in class {explorer.class_names[found.label]}"
         stem = pictures.slug("inverted", None if found.label is None else explorer.class_names[found.label])
         caption = (f"Your picture as the model sees it · its closest picture{name} · the difference "
                    f"(mean {found.error:.1f} of 255 per pixel)")  # fmt: skip
@@ -160,8 +161,6 @@ class Inside:
 
     def timeline_curves(self):
         """The history in long form for Gradio's line plots: epoch, value, series, panel."""
-        import pandas as pd
-
         if self.timeline is None:
             return pd.DataFrame({"epoch": [], "value": [], "series": [], "panel": []})
         rows = [
