@@ -65,6 +65,12 @@ EXAMPLES = {
 }
 
 
+def result_picture(label: str, elem_id: str | None = None, height: int = 260, **options) -> gr.Image:
+    """A picture a tool draws (not an input): enlarged without blur, downloadable."""
+    return gr.Image(label=label, type="filepath", interactive=False, elem_classes="pixelated", buttons=["download"],
+                    height=height, elem_id=elem_id, **options)  # fmt: skip
+
+
 def refused(name: str, message: str, detail: str = "") -> gr.Error:
     """A user error: one line in the server's log (`detail` only there), a `gr.Error` without a traceback."""
     line = f"app.py: refused {name}: {' '.join(message.split())}{detail}"
@@ -456,16 +462,7 @@ def classes_tool(explorer: Explorer, current: Current):
                 )
                 target = gr.Dropdown(names, value=names[-1] if names else None, label="Morph into", elem_id="morph-to")
                 frames = gr.Slider(*FRAMES, 32, step=1, label="Frames")
-            animation = gr.Image(
-                label="Morph (GIF)",
-                type="filepath",
-                interactive=False,
-                elem_classes="pixelated",
-                buttons=["download"],
-                scale=3,
-                height=260,
-                elem_id="morph-gif",
-            )
+            animation = result_picture("Morph (GIF)", "morph-gif", scale=3)
     if not explorer.conditional:
         return
     current.on_tab(tab, "classes")
@@ -624,16 +621,7 @@ def interpolate_tool(explorer: Explorer, current: Current):
                 elem_id="interpolation-frames",
                 scale=3,
             )
-            animation = gr.Image(
-                label="Animation (GIF)",
-                type="filepath",
-                interactive=False,
-                elem_classes="pixelated",
-                buttons=["download"],
-                elem_id="interpolation-gif",
-                height=260,
-                scale=2,
-            )
+            animation = result_picture("Animation (GIF)", "interpolation-gif", scale=2)
         drawn = gr.State()  # the arguments that drew the frames, so a click picks what it shows
     current.on_tab(tab, "interpolate")
     inputs = [a, b, frames, mode, current.class_name]
@@ -723,14 +711,8 @@ def invert_tool(inside: Inside, current: Current):
                                       maximum=9999, elem_id="invert-test-index")  # fmt: skip
                     from_test = gr.Button("Use this test image", elem_id="invert-test")
             with gr.Column(scale=3, min_width=260):
-                comparison = gr.Image(
-                    label="Yours (as the model sees it) · the model's closest · the difference",
-                    type="filepath",
-                    interactive=False,
-                    elem_classes="pixelated",
-                    buttons=["download"],
-                    height=260,
-                    elem_id="invert-result",
+                comparison = result_picture(
+                    "Yours (as the model sees it) · the model's closest · the difference", "invert-result"
                 )
                 caption = gr.Markdown(elem_id="invert-caption")
         found = gr.Textbox(visible=False)
@@ -808,8 +790,7 @@ def timeline_tool(inside: Inside):
         )
         epoch = gr.Slider(1, last, last, step=1, label="Epoch", elem_id="timeline-epoch", visible=shown)
         with gr.Row(equal_height=False, visible=shown):
-            grid = gr.Image(label="Samples after this epoch", type="filepath", interactive=False,
-                            elem_classes="pixelated", height=420, scale=3, elem_id="timeline-grid")  # fmt: skip
+            grid = result_picture("Samples after this epoch", "timeline-grid", height=420, scale=3)
             with gr.Column(scale=2, min_width=240):
                 caption = gr.Markdown(elem_id="timeline-caption")
                 curves = inside.timeline_curves()
@@ -817,8 +798,7 @@ def timeline_tool(inside: Inside):
                     gr.LinePlot(curves[curves["panel"] == panel], x="epoch", y="value", color="series",
                                 title=panel, height=180, x_title="epoch", y_title=None)  # fmt: skip
                 animate = gr.Button("Play every epoch as an animation", size="sm")
-                animation = gr.Image(label="Training (GIF)", type="filepath", interactive=False,
-                                     elem_classes="pixelated", visible=False, height=300)  # fmt: skip
+                animation = result_picture("Training (GIF)", height=300, visible=False)
     epoch.release(inside.timeline_grid, epoch, [grid, caption], api_name="timeline", preprocess=False)
     epoch.input(user_errors(inside.timeline_grid), epoch, [grid, caption], **LIVE, api_visibility="private")
     animate.click(lambda: gr.update(value=inside.timeline_animation(), visible=True), None, animation, **PRIVATE)
