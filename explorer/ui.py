@@ -71,6 +71,12 @@ def result_picture(label: str, elem_id: str | None = None, height: int = 260, **
                     height=height, elem_id=elem_id, **options)  # fmt: skip
 
 
+def tiles(label: str, elem_id: str, columns: int = 4, **options) -> gr.Gallery:
+    """A gallery of pictures a tool draws, each shown whole at its own size, clickable where the tool says so."""
+    return gr.Gallery(label=label, columns=columns, allow_preview=False, elem_classes=GALLERY_CLASSES,
+                      elem_id=elem_id, **options)  # fmt: skip
+
+
 def refused(name: str, message: str, detail: str = "") -> gr.Error:
     """A user error: one line in the server's log (`detail` only there), a `gr.Error` without a traceback."""
     line = f"app.py: refused {name}: {' '.join(message.split())}{detail}"
@@ -447,13 +453,7 @@ def classes_tool(explorer: Explorer, current: Current):
             "The same latent drawn as every class: the label changes *what*, the latent keeps *how*. "
             "Click a class to make it current."
         )
-        gallery = gr.Gallery(
-            label="The current latent in every class",
-            columns=5,
-            allow_preview=False,
-            elem_classes=GALLERY_CLASSES,
-            elem_id="class-grid",
-        )
+        gallery = tiles("The current latent in every class", "class-grid", columns=5)
         with gr.Row(equal_height=False):
             with gr.Column(scale=2, min_width=220):
                 gr.Markdown(
@@ -497,13 +497,7 @@ def samples_tool(explorer: Explorer, current: Current):
             every_class = gr.Checkbox(
                 False, label="Every class", visible=explorer.conditional, scale=1, info="Seed i in class i mod classes"
             )
-        gallery = gr.Gallery(
-            label="Click a sample to make it current",
-            columns=4,
-            allow_preview=False,
-            elem_classes=GALLERY_CLASSES,
-            elem_id="sample-grid",
-        )
+        gallery = tiles("Click a sample to make it current", "sample-grid")
         count = gr.Number(SAMPLES_PER_PAGE, visible=False)
         drawn = gr.State()  # the arguments that drew the page, so a click picks what it shows
     current.on_tab(tab, "samples")
@@ -613,14 +607,7 @@ def interpolate_tool(explorer: Explorer, current: Current):
             mode = gr.Radio(list(latents.INTERPOLATIONS), value="slerp", label="Path", scale=1, min_width=160)
             run = gr.Button("Interpolate", variant="primary", elem_id="interpolate", scale=1)
         with gr.Row(equal_height=False):
-            gallery = gr.Gallery(
-                label="Frames: click one to make it current",
-                columns=4,
-                allow_preview=False,
-                elem_classes=GALLERY_CLASSES,
-                elem_id="interpolation-frames",
-                scale=3,
-            )
+            gallery = tiles("Frames: click one to make it current", "interpolation-frames", scale=3)
             animation = result_picture("Animation (GIF)", "interpolation-gif", scale=2)
         drawn = gr.State()  # the arguments that drew the frames, so a click picks what it shows
     current.on_tab(tab, "interpolate")
@@ -653,13 +640,7 @@ def arithmetic_tool(explorer: Explorer, current: Current):
             for name, value in (("A", "1"), ("B", "2"), ("C", "3")):
                 operands.append(operand(name, value, "arithmetic", current)[0])
         run = gr.Button("A − B + C", variant="primary", elem_id="arithmetic")
-        result_tiles = gr.Gallery(
-            label="A, B, C and A − B + C, which became the current image",
-            columns=4,
-            allow_preview=False,
-            elem_classes=GALLERY_CLASSES,
-            elem_id="arithmetic-result",
-        )
+        result_tiles = tiles("A, B, C and A − B + C, which became the current image", "arithmetic-result")
         result = gr.Textbox(visible=False)
     current.on_tab(tab, "arithmetic")
     inputs = [*operands, current.class_name]
@@ -752,12 +733,10 @@ def neighbours_tool(inside: Inside, current: Current):
             gr.Markdown(f"Not available here: {inside.data_reason}.", elem_id="neighbours-unavailable")
         k = gr.Slider(*NEIGHBOURS, DEFAULT_NEIGHBOURS, step=1, label="Training images shown",
                       visible=inside.data_reason is None)  # fmt: skip
-        gallery = gr.Gallery(
-            label="The current image, then its nearest training images",
+        gallery = tiles(
+            "The current image, then its nearest training images",
+            "neighbours-grid",
             columns=5,
-            allow_preview=False,
-            elem_classes=GALLERY_CLASSES,
-            elem_id="neighbours-grid",
             visible=inside.data_reason is None,
         )
     current.on_tab(tab, "neighbours")
