@@ -31,6 +31,8 @@ def measure(inverter, own: np.ndarray, test_images: np.ndarray, test_labels: np.
     start = time.perf_counter()
     own_errors = [inverter(image).error for image in own]
     seconds = (time.perf_counter() - start) / len(own)
+    print(f"  own samples: {seconds:.2f} s each, error mean {np.mean(own_errors):.2f}, max {np.max(own_errors):.2f}",
+          flush=True)  # fmt: skip
     found = [inverter(image) for image in test_images]
     _, probabilities = metrics.embed(classifier, np.stack([result.image for result in found]))
     return {

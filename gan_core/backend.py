@@ -59,9 +59,9 @@ def compile_inference(model):
     return compile_function(lambda inputs: model(inputs, training=False))
 
 
-def compile_function(fn):
-    """`fn` as one compiled graph, traced again only for new input shapes."""
-    return tf.function(fn, reduce_retracing=True)
+def compile_function(fn, xla: bool = False):
+    """`fn` as one compiled graph, traced again only for new input shapes (with `xla`, compiled by XLA)."""
+    return tf.function(fn, reduce_retracing=True, jit_compile=xla)
 
 
 def value_and_gradient(fn, inputs):

@@ -140,8 +140,8 @@ def data_copying(index: TrainingIndex, test_features: np.ndarray, generated_feat
         statistic += weight * mann_whitney_z(generated_distances[generated_in], test_distances[test_in])
         used += 1
     return {
-        "c_t": round(statistic, 3),
-        "copying": statistic < COPYING_THRESHOLD,
+        "c_t": round(float(statistic), 3),
+        "copying": bool(statistic < COPYING_THRESHOLD),
         "cells_used": used,
         "median_distance": round(float(np.median(generated_distances)), 3),
         "test_median_distance": round(float(np.median(test_distances)), 3),

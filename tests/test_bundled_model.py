@@ -17,7 +17,9 @@ from gan_core.recipe import Recipe, recorded_recipe
 from gan_core.samples import images_for_first_seeds, preview_grid
 
 N_MEASURED = 2000  # evaluate's fixed sample (seeds 0 … n−1) is re-measured on its first 2000 seeds
-WORST_CLASS_RECALL = 0.4  # TODO measured on the retrained model
+# The lowest per-class recall on these 2,000 samples: measured 0.67 (T-shirt/top); the model before had a
+# collapsed class (Sandal, 0.001). The bound leaves room for rounding on another machine, not for a dead class.
+WORST_CLASS_RECALL = 0.55
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +49,7 @@ def test_bundled_model_is_what_python_train_py_makes(generator):
     assert command[:2] == ["python", "train.py"] and command[2::2] in ([], ["--out"]), metadata["command"]
     assert recorded_recipe(metadata["recipe"]) == Recipe() and metadata["seed"] == 0
     assert metadata["training"]["epochs"] == Recipe().epochs
-    assert metadata["quality"]["collapsed"] == [] and metadata["epochs"] <= Recipe().epochs
+    assert metadata["quality"]["per_class"]["collapsed"] == [] and metadata["epochs"] <= Recipe().epochs
 
 
 def test_bundled_model_ships_its_history_and_one_timeline_grid_per_epoch(generator):
