@@ -91,14 +91,19 @@ class Inverter:
         # Search from every start, then refine only the most promising ones: the steps of a small batch cost
         # a fraction of a large one's.
         search = round(self.steps * SEARCH_SHARE)
-        for step in range(1, self.steps + 1):
-            if step == search + 1:
-                kept = ops.convert_to_tensor(np.argsort(ops.convert_to_numpy(losses))[:REFINED])
-                state = [ops.take(part, kept, axis=0) for part in state]
-                labels = None if labels is None else ops.take(labels, kept, axis=0)
-            *state, losses = self._step(*state, ops.convert_to_tensor(float(step)), pixels, features, labels)
-            if progress and (step % PROGRESS_EVERY == 0 or step == self.steps):
-                progress(step / self.steps)
+
+        def descend(state, labels, steps):
+            for step in steps:
+                *state, losses = self._step(*state, ops.convert_to_tensor(float(step)), pixels, features, labels)
+                if progress and (step % PROGRESS_EVERY == 0 or step == self.steps):
+                    progress(step / self.steps)
+            return state, losses
+
+        state, losses = descend(state, labels, range(1, search + 1))
+        kept = ops.convert_to_tensor(np.argsort(ops.convert_to_numpy(losses))[:REFINED])
+        state = [ops.take(part, kept, axis=0) for part in state]
+        labels = None if labels is None else ops.take(labels, kept, axis=0)
+        state, losses = descend(state, labels, range(search + 1, self.steps + 1))
         best = int(np.argmin(ops.convert_to_numpy(losses)))
         latent = ops.convert_to_numpy(state[0])[best]
         label = None if labels is None else int(ops.convert_to_numpy(labels)[best])
