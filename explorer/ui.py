@@ -767,7 +767,9 @@ def timeline_tool(inside: Inside):
             else f"**No training timeline for this model.** {inside.timeline_reason}",
             elem_id="timeline-about",
         )
-        epoch = gr.Slider(1, last, last, step=1, label="Epoch", elem_id="timeline-epoch", visible=shown)
+        # A slider needs two ends: a one-epoch history gets one it cannot move.
+        epoch = gr.Slider(1, max(last, 2), last, step=1, label="Epoch", elem_id="timeline-epoch", visible=shown,
+                          interactive=last > 1)  # fmt: skip
         with gr.Row(equal_height=False, visible=shown):
             grid = result_picture("Samples after this epoch", "timeline-grid", height=420, scale=3)
             with gr.Column(scale=2, min_width=240):
