@@ -130,11 +130,9 @@ class Inside:
         found = index.nearest(features, k)
         indices, distances = found.indices[0], found.distances[0]
         tiles = pictures.upscale(np.concatenate([image, index.images[indices]]), pictures.TILE_PIXELS)
-        captions = ["the current image"] + [
-            f"{FASHION_MNIST_CLASSES[index.labels[i]]} · training image {i} · distance {distance:.2f}"
-            for i, distance in zip(indices, distances, strict=True)
-        ]
-        stems = ["current"] + [f"training-{i}" for i in indices]
+        # A tile's caption has room for a few words: the distance; the class and the index name the file.
+        captions = ["the current image"] + [f"distance {distance:.2f}" for distance in distances]
+        stems = ["current"] + [f"training-{i}-{pictures.slug(FASHION_MNIST_CLASSES[index.labels[i]])}" for i in indices]
         return list(zip(explorer.files.pngs(tiles, stems), captions, strict=True))
 
     def timeline_grid(self, epoch) -> tuple[str, str]:
