@@ -714,7 +714,7 @@ def invert_tool(inside: Inside, current: Current):
         from_drawing.click(invert_drawing, drawing, outputs, **PRIVATE, concurrency_limit=1),
     ):
         current.show(event.success(user_errors(current.open_latent), found, current.controls, **PRIVATE))
-    from_test.click(inside.test_image, index, upload, api_name="test_image").success(
+    from_test.click(inside.test_image, index, upload, api_name="test_image", preprocess=False).success(
         invert, upload, outputs, **PRIVATE, concurrency_limit=1
     ).success(user_errors(current.open_latent), found, current.controls, **PRIVATE)
 
