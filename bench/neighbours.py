@@ -38,14 +38,13 @@ def main():
         start = time.perf_counter()
         index = memorisation.TrainingIndex.load()
         read = time.perf_counter() - start
-    classifier = metrics.load_classifier()
+    features_of = metrics.feature_extractor(metrics.load_classifier())
     _, test = evaluate.fashion_mnist()
-    metrics.embed(classifier, test.images[:1])  # trace
+    features_of(test.images[:1])  # trace
     times = []
     for image in test.images[: args.queries]:
         start = time.perf_counter()
-        features, _ = metrics.embed(classifier, image[None])
-        index.nearest(features, 8)
+        index.nearest(features_of(image[None]), 8)
         times.append(time.perf_counter() - start)
     print(f"index of {len(index.features):,} training images: built in {built:.1f} s, read back in {read:.2f} s")
     print(f"one query (embed + 8 nearest), {args.queries} queries: p50 {1000 * np.median(times):.1f} ms, "

@@ -69,11 +69,11 @@ class Inside:
                     raise ValueError(f"Nearest training images are not available: {self.data_reason}.") from None
             return self._index
 
-    def classifier(self):
+    def features(self, images):
         with self._lock:
             if self._classifier is None:
-                self._classifier = metrics.load_classifier()
-            return self._classifier
+                self._classifier = metrics.feature_extractor(metrics.load_classifier())
+        return self._classifier(images)
 
     def test_images(self):
         with self._lock:
@@ -126,7 +126,7 @@ class Inside:
         z, label = explorer._latent(latent_json, "Current latent")
         index = self.training_index()
         image = explorer._images(z[None], None if label is None else [label])
-        features, _ = metrics.embed(self.classifier(), image)
+        features = self.features(image)
         found = index.nearest(features, k)
         indices, distances = found.indices[0], found.distances[0]
         tiles = pictures.upscale(np.concatenate([image, index.images[indices]]), pictures.TILE_PIXELS)

@@ -21,6 +21,7 @@ import keras
 import numpy as np
 from keras import layers
 
+from gan_core import backend
 from gan_core.samples import to_unit_range
 
 CLASSIFIER_WEIGHTS = Path(__file__).parent / "assets" / "fashion_mnist_classifier.weights.h5"
@@ -61,6 +62,13 @@ def embed(classifier: keras.Model, images: np.ndarray, batch_size: int = 500) ->
     """uint8 NHWC images → (features as float64, class probabilities)."""
     features, logits = classifier.predict(to_unit_range(images), batch_size=batch_size, verbose=0)
     return features.astype("float64"), keras.ops.convert_to_numpy(keras.ops.softmax(logits))
+
+
+def feature_extractor(classifier: keras.Model):
+    """uint8 NHWC images → features, compiled for the small batches of an interactive query (`embed` goes
+    through `predict`, whose overhead is about 100 ms a call)."""
+    infer = backend.compile_inference(classifier)
+    return lambda images: keras.ops.convert_to_numpy(infer(to_unit_range(images))[0]).astype("float64")
 
 
 def frechet_distance(real: np.ndarray, fake: np.ndarray) -> float:
