@@ -51,9 +51,8 @@ def main():
           f"p95 {1000 * np.percentile(times, 95):.1f} ms")  # fmt: skip
     report = evaluate.memorisation_report(args.model, args.n)
     model, floor = report["model_vs_held_out"], report["floor"]
-    print(f"C_T of {report['n']:,} samples: {model['c_t']} (floor {floor['c_t']}; copying below {report['threshold']});"
-          " "
-          f"median distance to the nearest training image {model['median_distance']} "
+    print(f"C_T of {report['n']:,} samples: {model['c_t']} (floor {floor['c_t']}; copying below "
+          f"{report['threshold']}); median distance to the nearest training image {model['median_distance']} "
           f"(held-out real images {model['test_median_distance']})")  # fmt: skip
 
 

@@ -103,22 +103,21 @@ def to_model_pixels(image: Image.Image, image_shape, dataset: str | None, dark_b
     return pixels[..., None] if channels == 1 else pixels
 
 
-def _border(image: Image.Image) -> np.ndarray:
-    pixels = np.asarray(image)
+def _ring(pixels: np.ndarray) -> np.ndarray:
+    """The outermost ring of pixels of an H×W[×C] picture: where its background shows."""
     return np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
 
 
 def _border_level(image: Image.Image) -> float:
     """The median grey of the outermost ring of pixels: the picture's background."""
-    return float(np.median(_border(image)))
+    return float(np.median(_ring(np.asarray(image))))
 
 
 def _border_colour(image: Image.Image):
-    border = _border(image)
+    border = _ring(np.asarray(image))
     return int(np.median(border)) if border.ndim == 1 else tuple(int(v) for v in np.median(border, axis=0))
 
 
 def has_dark_background(images: np.ndarray) -> bool:
     """Whether a model's samples (uint8 N×H×W×C) are light on a dark background, judged by their borders."""
-    rings = np.concatenate([images[:, 0], images[:, -1], images[:, :, 0], images[:, :, -1]], axis=1)
-    return float(np.median(rings)) < 128
+    return float(np.median(np.concatenate([_ring(image) for image in images]))) < 128
