@@ -94,7 +94,7 @@ def parse_overrides(pairs: list[str]) -> dict:
     return overrides
 
 
-def configurations(recipe: Recipe, seed: int):
+def configurations(recipe: Recipe, seed: int, xla: bool = False):
     """name → (build the compiled model, batch size, sample n uint8 images from it)."""
 
     def sample_gan(model, n):
@@ -106,7 +106,7 @@ def configurations(recipe: Recipe, seed: int):
 
     return {
         "default": (
-            lambda: build_gan(recipe, (28, 28, 1), num_classes=10, seed=seed),
+            lambda: build_gan(recipe, (28, 28, 1), num_classes=10, seed=seed, jit_compile=xla or "auto"),
             recipe.batch_size,
             sample_gan,
         ),
@@ -133,7 +133,7 @@ NAMES = {"default": "default recipe", "dcgan": "keras.io DCGAN", "wgan-gp": "ker
 
 def train_and_score(name, seed, recipe, args, data, real, real_labels, classifier) -> dict:
     """One configuration trained for the budget with one seed, scored on --n samples."""
-    build, batch_size, sample = configurations(recipe, seed)[name]
+    build, batch_size, sample = configurations(recipe, seed, args.xla)[name]
     keras.utils.set_random_seed(seed)
     model = build()
 
@@ -229,6 +229,7 @@ def main():
     parser.add_argument("--log", type=Path, help="JSON lines file: append each run, report on all runs in it")
     parser.add_argument("--images", type=int, help="train on the first N training images only (default: all)")
     parser.add_argument("--data-dir", type=Path, help="folder with the Fashion-MNIST IDX files")
+    parser.add_argument("--xla", action="store_true", help="compile the step with XLA, as train.py does")
     parser.add_argument("--recipe", nargs="*", default=[], metavar="FIELD=VALUE", help="change the default recipe")
     args = parser.parse_args()
     recipe = Recipe(**parse_overrides(args.recipe))
