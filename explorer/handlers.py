@@ -94,15 +94,16 @@ class Explorer:
             for i, (s, limit) in enumerate(zip(strengths, self.limits, strict=True))
         )
 
-    def _latent(self, text, name: str = "Latent") -> tuple[np.ndarray, int | None]:
+    def latent(self, text, name: str = "Latent") -> tuple[np.ndarray, int | None]:
         gen = self.generator
         return latents.latent_from_json(text, gen.model_id, gen.latent_dim, gen.num_classes, name)
 
     def view(self, seed, psi, class_name, base, *strengths) -> View:
         """The view the UI's controls describe; `base` (a latent JSON, optional) replaces the seed's latent."""
-        seed = self._seed(seed)
+        own = base not in (None, "")
+        seed = 0 if own and seed in (None, "") else self._seed(seed)  # a latent of its own needs no seed
         psi = number(psi, "Truncation ψ", *PSI_RANGE)
-        start, start_label = (None, None) if base in (None, "") else self._latent(base, "Base latent")
+        start, start_label = self.latent(base, "Base latent") if own else (None, None)
         use_start_label = class_name in (None, "") and start_label is not None
         label = start_label if use_start_label else self._label(class_name, seed)
         return View(seed, psi, label, start, self._strengths(strengths))
@@ -119,7 +120,7 @@ class Explorer:
         if not spec.strip():
             raise ValueError(f"{name} is empty: give a seed, seeds to average (3, 8, 12) or a latent JSON.")
         if spec.lstrip().startswith("{"):
-            z, label = self._latent(spec, name)
+            z, label = self.latent(spec, name)
             return z, label, View(0, 1.0, label, z).caption(self.class_names)
         tokens = re.split(r"[\s,]+", spec.strip())
         if not all(token.isdigit() for token in tokens):
@@ -138,7 +139,7 @@ class Explorer:
 
     # ---- pictures --------------------------------------------------------------------------------
 
-    def _images(self, z: np.ndarray, labels=None) -> np.ndarray:
+    def images(self, z: np.ndarray, labels=None) -> np.ndarray:
         """uint8 NHWC images of latents `z`; `labels` one class for all, a class each, or class-mixing weights.
         A latent far off the shell (finite, but entries near float32's limit) can overflow inside the network:
         its picture is then flat, without a warning in the log for each such request."""
@@ -161,7 +162,7 @@ class Explorer:
 
     def _picture(self, z: np.ndarray, label: int | None, stem: str) -> str:
         """The file of one latent's picture at the current image's size."""
-        return self.files.png(pictures.upscale(self._images(z[None], label), pictures.CURRENT_PIXELS)[0], stem)
+        return self.files.png(pictures.upscale(self.images(z[None], label), pictures.CURRENT_PIXELS)[0], stem)
 
     def _mix(self, start: int | None, end: int | None, t: np.ndarray):
         """Class-mixing weights t of the way from class `start` to `end` (None for an unconditional model)."""
@@ -172,7 +173,7 @@ class Explorer:
 
     def latent_controls(self, latent_json) -> list:
         """The control values that show a latent JSON exactly: it as the base, ψ 1, every slider at 0."""
-        z, label = self._latent(latent_json)
+        z, label = self.latent(latent_json)
         return self.view_controls(View(0, 1.0, label, z, (0.0,) * len(self.directions)))
 
     @staticmethod
@@ -188,10 +189,11 @@ class Explorer:
         return latents.latent_to_json(z, label, self.generator.model_id, self.class_names)
 
     def view_controls(self, view: View) -> list:
-        """The UI's control values that show `view`: seed, ψ, class name, base latent JSON (or ""), strengths."""
+        """The UI's control values that show `view`: seed (none for a latent of its own), ψ, class name, base
+        latent JSON (or ""), strengths."""
         base = "" if view.base is None else self.latent_json(view.base, view.label)
         name = None if view.label is None else self.class_names[view.label]
-        return [view.seed, view.psi, name, base, *view.strengths]
+        return [view.seed if view.base is None else None, view.psi, name, base, *view.strengths]
 
     # ---- actions (one per API endpoint) -----------------------------------------------------------
 
@@ -211,7 +213,7 @@ class Explorer:
         batch = []
         for direction, strength, (low, high) in zip(self.directions, view.strengths, self.limits, strict=True):
             batch += [z + (s - strength) * direction for s in np.linspace(low, high, PREVIEW_STEPS)]
-        images = self._images(np.stack(batch), view.label)
+        images = self.images(np.stack(batch), view.label)
         images = images.reshape(len(self.directions), PREVIEW_STEPS, *images.shape[1:])
         stem = view.stem(self.class_names)
         return self.files.pngs(
@@ -225,9 +227,7 @@ class Explorer:
         view = self.view(seed, psi, class_name, base, *strengths)
         z = view.latent(self.directions)
         count = len(self.class_names)
-        tiles = pictures.upscale(
-            self._images(np.repeat(z[None], count, axis=0), np.arange(count)), pictures.TILE_PIXELS
-        )
+        tiles = pictures.upscale(self.images(np.repeat(z[None], count, axis=0), np.arange(count)), pictures.TILE_PIXELS)
         stems = [dataclasses.replace(view, label=label).stem(self.class_names) for label in range(count)]
         return list(zip(self.files.pngs(tiles, stems), self.class_names, strict=True))
 
@@ -238,7 +238,7 @@ class Explorer:
         views = [View(seed, psi, label) for seed, label in self._sample_seeds(start, count, class_name, every_class)]
         z = latents.truncate(latents.latents_from_seeds([view.seed for view in views], self.generator.latent_dim), psi)
         labels = None if views[0].label is None else np.asarray([view.label for view in views])
-        tiles = pictures.upscale(self._images(z, labels), pictures.TILE_PIXELS)
+        tiles = pictures.upscale(self.images(z, labels), pictures.TILE_PIXELS)
         paths = self.files.pngs(tiles, [view.stem(self.class_names) for view in views])
         return list(zip(paths, [view.caption(self.class_names) for view in views], strict=True))
 
@@ -260,12 +260,12 @@ class Explorer:
         embedding is interpolated."""
         if not self.conditional:
             raise ValueError("This model is unconditional: it has no classes to morph between.")
-        z, label = self._latent(latent_json, "Current latent")
+        z, label = self.latent(latent_json, "Current latent")
         if to_class in (None, ""):
             raise ValueError("Choose a class to morph into.")
         target = self._label(to_class)
         frames = number(frames, "Frames", *FRAMES, integer=True)
-        images = self._images(np.repeat(z[None], frames, axis=0), self._mix(label, target, np.linspace(0, 1, frames)))
+        images = self.images(np.repeat(z[None], frames, axis=0), self._mix(label, target, np.linspace(0, 1, frames)))
         stem = f"{View(0, 1.0, label, z).stem(self.class_names)}-to-{pictures.slug(self.class_names[target])}"
         return self.files.gif(pictures.upscale(images, pictures.TILE_PIXELS * 2), stem)
 
@@ -279,7 +279,7 @@ class Explorer:
             self._operand(b, class_name, "B"),
         )
         t = np.linspace(0.0, 1.0, frames)
-        images = self._images(self._path(start, end, t, mode), self._mix(label_a, label_b, t))
+        images = self.images(self._path(start, end, t, mode), self._mix(label_a, label_b, t))
         stem = pictures.slug(name_a, "to", name_b, mode)
         picks = shown_frames(frames)
         tiles = pictures.upscale(images[picks], pictures.TILE_PIXELS)
@@ -312,7 +312,7 @@ class Explorer:
         (z_a, label_a, _), (z_b, _, _), (z_c, _, _) = operands
         result = latents.to_shell(z_a.astype("float64") - z_b + z_c)  # float64: no overflow near float32's limit
         labels = [label for _, label, _ in operands] + [label_a]
-        images = self._images(np.stack([z_a, z_b, z_c, result]), None if label_a is None else np.asarray(labels))
+        images = self.images(np.stack([z_a, z_b, z_c, result]), None if label_a is None else np.asarray(labels))
         tiles = pictures.upscale(images, pictures.TILE_PIXELS)
         captions = [f"{name}: {short}" for name, (_, _, short) in zip("ABC", operands, strict=True)] + ["A − B + C"]
         stem = pictures.slug(*(short for _, _, short in operands))
@@ -321,7 +321,7 @@ class Explorer:
 
     def render_latent(self, latent_json) -> str:
         """The image of an exported latent: the same pixels as where it was exported."""
-        z, label = self._latent(latent_json)
+        z, label = self.latent(latent_json)
         return self._picture(z, label, View(0, 1.0, label, z).stem(self.class_names))
 
     def open_link(self, query) -> View:

@@ -37,6 +37,7 @@ class Inside:
         self._index = None
         self._test = None
         self._classifier = None
+        self._features = None
         learned_from = generator.metadata.get("dataset") or "other data"
         self.data_reason = None
         if learned_from != FASHION_MNIST:
@@ -53,7 +54,7 @@ class Inside:
     def inverter(self) -> Inverter:
         with self._lock:
             if self._inverter is None:
-                self._inverter = Inverter(self.explorer.generator)
+                self._inverter = Inverter(self.explorer.generator, classifier=self._shipped_classifier())
             return self._inverter
 
     def training_index(self) -> memorisation.TrainingIndex:
@@ -69,11 +70,17 @@ class Inside:
                     raise ValueError(f"Nearest training images are not available: {self.data_reason}.") from None
             return self._index
 
+    def _shipped_classifier(self):
+        """Loaded once for both the inverter and the neighbour search; the caller holds the lock."""
+        if self._classifier is None:
+            self._classifier = metrics.load_classifier()
+        return self._classifier
+
     def features(self, images):
         with self._lock:
-            if self._classifier is None:
-                self._classifier = metrics.feature_extractor(metrics.load_classifier())
-        return self._classifier(images)
+            if self._features is None:
+                self._features = metrics.feature_extractor(self._shipped_classifier())
+        return self._features(images)
 
     def test_images(self):
         with self._lock:
@@ -123,9 +130,9 @@ class Inside:
         """The current image and its `k` nearest training images (a gallery: file, caption with the distance)."""
         k = number(k, "Neighbours", *NEIGHBOURS, integer=True)
         explorer = self.explorer
-        z, label = explorer._latent(latent_json, "Current latent")
+        z, label = explorer.latent(latent_json, "Current latent")
         index = self.training_index()
-        image = explorer._images(z[None], None if label is None else [label])
+        image = explorer.images(z[None], None if label is None else [label])
         features = self.features(image)
         found = index.nearest(features, k)
         indices, distances = found.indices[0], found.distances[0]

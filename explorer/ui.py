@@ -401,8 +401,8 @@ class Current:
         return ("", *self.explorer.render(seed, psi, class_name, "", *strengths))
 
     def open_latent(self, text) -> list:
-        """The control values that make a latent JSON current, keeping the seed box as it is."""
-        return [gr.skip(), *self.explorer.latent_controls(text)[1:]]
+        """The control values that make a latent JSON current; the seed box empties (no seed draws it)."""
+        return self.explorer.latent_controls(text)
 
     def open_file(self, path) -> list:
         return self.open_latent(self.explorer.read_latent_file(path))
@@ -655,6 +655,16 @@ def arithmetic_tool(explorer: Explorer, current: Current):
     return user_errors(operands_only), inputs, result_tiles
 
 
+SELECT_BRUSH = """() => {
+    const choose = (tries) => {
+        const brush = document.querySelector("#invert-draw button[aria-label=Brush]");
+        if (brush && !brush.classList.contains("highlight")) brush.click();
+        else if (!brush && tries > 0) setTimeout(() => choose(tries - 1), 100);
+    };
+    choose(50);
+}"""
+
+
 def invert_tool(inside: Inside, current: Current):
     """Your own picture (an upload, a drawing, a test image) found in latent space, then made current."""
     explorer = inside.explorer
@@ -677,9 +687,9 @@ def invert_tool(inside: Inside, current: Current):
                         elem_id="invert-upload",
                     )
                     from_upload = gr.Button("Find it in the model", variant="primary", elem_id="invert-run")
-                with gr.Tab("Draw"):
+                with gr.Tab("Draw") as draw_tab:
                     drawing = gr.Sketchpad(
-                        label="Draw a garment (black on white)",
+                        label="Draw a garment",
                         canvas_size=(280, 280),
                         brush=gr.Brush(default_size=18, colors=["#000000"], color_mode="fixed"),
                         layers=False,
@@ -708,6 +718,8 @@ def invert_tool(inside: Inside, current: Current):
         composite = value.get("composite") if isinstance(value, dict) else None
         return invert(composite, progress)
 
+    # Gradio's sketchpad opens with no tool chosen ("select the draw tool to start"): choose the brush for the visitor.
+    draw_tab.select(None, js=SELECT_BRUSH)
     outputs = [comparison, caption, found]
     for event in (
         from_upload.click(invert, upload, outputs, api_name="invert", concurrency_limit=1),

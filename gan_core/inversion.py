@@ -18,6 +18,7 @@ import dataclasses
 import math
 from collections.abc import Callable
 
+import keras
 import numpy as np
 from keras import ops
 
@@ -52,11 +53,19 @@ class Inversion:
 class Inverter:
     """Inverts pictures into one generator's latent space; built once per model (it compiles one step)."""
 
-    def __init__(self, generator, restarts: int = RESTARTS, steps: int = STEPS, learning_rate: float = LEARNING_RATE):
+    def __init__(
+        self,
+        generator,
+        restarts: int = RESTARTS,
+        steps: int = STEPS,
+        learning_rate: float = LEARNING_RATE,
+        classifier: keras.Model | None = None,
+    ):
+        """`classifier`: the shipped classifier if the caller has it loaded already (it is loaded otherwise)."""
         self.generator = generator
         self.restarts, self.steps, self.learning_rate = restarts, steps, learning_rate
         judged = generator.image_shape == (28, 28, 1)
-        self.classifier = metrics.load_classifier() if judged else None
+        self.classifier = (classifier or metrics.load_classifier()) if judged else None
         self.knows_classes = judged and generator.class_names == list(FASHION_MNIST_CLASSES)
         samples = generator.generate(list(range(16)), labels=None if not generator.num_classes else 0)
         self.dark_background = has_dark_background(samples)

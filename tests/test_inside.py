@@ -36,7 +36,7 @@ def test_inverting_a_test_image_gives_the_comparison_and_a_latent_in_its_class(i
     assert "its closest picture, in class Ankle boot · the difference (mean " in caption
     # the latent draws the reconstruction shown in the middle panel
     explorer = inside.explorer
-    z, label = explorer._latent(latent_json)
+    z, label = explorer.latent(latent_json)
     middle = strip[2:226, 228:452]
     drawn = explorer.generator.generate(latents=z[None], labels=[label])[0, ..., 0]
     assert np.array_equal(middle[::8, ::8], drawn)
