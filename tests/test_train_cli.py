@@ -11,9 +11,12 @@ import time
 import numpy as np
 import pytest
 from conftest import REPO, TINY_TRAIN_FLAGS
+from PIL import Image
 
 import gan_core
 import train
+from explorer.handlers import Explorer
+from explorer.inside import Inside
 from gan_core import metrics, training
 
 
@@ -125,6 +128,18 @@ def test_train_end_to_end_then_extend(idx_dir, tmp_path):
     assert "further: epochs 3 … 3" in extended.stdout
     assert history(run_dir) == [1, 2, 3]
     assert gan_core.load(run_dir).metadata["training"]["epochs"] == 3
+
+    # The app's training timeline, opened on the run folder, replays all three epochs.
+    inside = Inside(Explorer(gan_core.load(run_dir), "run"))
+    assert inside.timeline.epochs == [1, 2, 3] and sorted(inside.timeline.grids) == [1, 2, 3]
+    with (run_dir / "history.csv").open() as file:
+        last = list(csv.DictReader(file))[-1]
+    grid, caption = inside.timeline_grid(3)
+    assert caption.startswith(f"After epoch 3 of 3: d_loss {float(last['d_loss']):.3f}, g_loss ")
+    sample = np.asarray(Image.open(run_dir / "samples" / "epoch_003.png").convert("L"))
+    shown = np.asarray(Image.open(grid).convert("L"))
+    factor = shown.shape[0] // sample.shape[0]
+    assert np.array_equal(shown[::factor, ::factor], sample)  # that epoch's grid (enlarged if small)
 
     conflict = run_train("--out", run_dir, "--resume", "--epochs", "4", "--batch-size", "32")
     assert conflict.returncode == 2 and "was started with --batch-size 16, not 32" in conflict.stderr
