@@ -100,10 +100,9 @@ class Explorer:
 
     def view(self, seed, psi, class_name, base, *strengths) -> View:
         """The view the UI's controls describe; `base` (a latent JSON, optional) replaces the seed's latent."""
-        own = base not in (None, "")
-        seed = 0 if own and seed in (None, "") else self._seed(seed)  # a latent of its own needs no seed
+        seed = self._seed(seed)
         psi = number(psi, "Truncation ψ", *PSI_RANGE)
-        start, start_label = self.latent(base, "Base latent") if own else (None, None)
+        start, start_label = (None, None) if base in (None, "") else self.latent(base, "Base latent")
         use_start_label = class_name in (None, "") and start_label is not None
         label = start_label if use_start_label else self._label(class_name, seed)
         return View(seed, psi, label, start, self._strengths(strengths))
@@ -189,11 +188,10 @@ class Explorer:
         return latents.latent_to_json(z, label, self.generator.model_id, self.class_names)
 
     def view_controls(self, view: View) -> list:
-        """The UI's control values that show `view`: seed (none for a latent of its own), ψ, class name, base
-        latent JSON (or ""), strengths."""
+        """The UI's control values that show `view`: seed, ψ, class name, base latent JSON (or ""), strengths."""
         base = "" if view.base is None else self.latent_json(view.base, view.label)
         name = None if view.label is None else self.class_names[view.label]
-        return [view.seed if view.base is None else None, view.psi, name, base, *view.strengths]
+        return [view.seed, view.psi, name, base, *view.strengths]
 
     # ---- actions (one per API endpoint) -----------------------------------------------------------
 

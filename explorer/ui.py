@@ -402,8 +402,8 @@ class Current:
         return ("", *self.explorer.render(seed, psi, class_name, "", *strengths))
 
     def open_latent(self, text) -> list:
-        """The control values that make a latent JSON current; the seed box empties (no seed draws it)."""
-        return self.explorer.latent_controls(text)
+        """The control values that make a latent JSON current, keeping the seed box as it is."""
+        return [gr.skip(), *self.explorer.latent_controls(text)[1:]]
 
     def open_file(self, path) -> list:
         return self.open_latent(self.explorer.read_latent_file(path))
