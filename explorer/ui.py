@@ -43,7 +43,6 @@ CSS = """
 #settle { display: none; }
 .fit-gallery .grid-wrap.fixed-height { height: auto !important; max-height: none !important; min-height: 0; }
 #caption { text-align: center; font-weight: 600; min-height: 1.5em; }
-#tools .tab-container > button { padding: 0 10px; }  /* all nine tools fit a 1280-px window's tab bar */
 .strip img { object-fit: contain; }
 @media (max-width: 720px) {
   #current { max-height: 260px; }
@@ -824,7 +823,7 @@ def build_demo(explorer: Explorer, inside: Inside | None = None) -> gr.Blocks:
             current = Current(explorer, first_tab)
             with gr.Column(scale=7, min_width=300):
                 examples_row(explorer, current)
-                with gr.Tabs(selected=first_tab, elem_id="tools"):
+                with gr.Tabs(selected=first_tab):
                     classes_tool(explorer, current)
                     drawn_at_load = [samples_tool(explorer, current)]
                     directions_tool(explorer, current)
