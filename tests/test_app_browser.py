@@ -234,37 +234,6 @@ def test_an_uploaded_picture_is_found_in_the_model_made_current_and_steered(page
     assert_no_error_toast(page)
 
 
-def draw_trousers(page):
-    """Trousers drawn with the mouse, black on the white canvas: a waistband and two legs."""
-    open_tab(page, "Your picture")
-    page.get_by_role("tab", name="Draw").click()
-    page.wait_for_selector("#invert-draw button[aria-label=Brush].highlight", timeout=TIMEOUT_MS)  # chosen for us
-    canvas = page.locator("#invert-draw canvas").first
-    box = canvas.bounding_box()
-
-    def stroke(x0, y0, x1, y1):
-        page.mouse.move(box["x"] + x0 * box["width"], box["y"] + y0 * box["height"])
-        page.mouse.down()
-        page.mouse.move(box["x"] + x1 * box["width"], box["y"] + y1 * box["height"], steps=12)
-        page.mouse.up()
-
-    stroke(0.34, 0.12, 0.66, 0.12)
-    stroke(0.37, 0.12, 0.33, 0.9)
-    stroke(0.63, 0.12, 0.67, 0.9)
-
-
-def test_a_drawing_is_found_in_the_model_and_made_current(page):
-    draw_trousers(page)
-    page.screenshot(path=SCREENSHOTS / "draw-wide.png", full_page=True)
-    before = current_source(page)
-    page.click("#invert-draw-run")
-    wait_for_new_image(page, "#current img", before)
-    wait_for_caption(page, lambda text: text == "own latent · Trouser")
-    assert "in class Trouser" in page.locator("#invert-caption").inner_text()
-    page.screenshot(path=SCREENSHOTS / "draw-inverted-wide.png", full_page=True)
-    assert_no_error_toast(page)
-
-
 def test_the_nearest_training_images_and_the_timeline_show_for_the_current_picture(page):
     open_tab(page, "Copied?")
     page.wait_for_selector("#neighbours-grid .gallery-item", timeout=120_000)
@@ -295,6 +264,37 @@ def test_a_bad_share_link_warns_and_shows_the_default_picture(browser):
     assert "The link's seed must be in 0 … 4294967295, got -4" in page.locator(".toast-body").first.inner_text()
     assert caption(page) == "seed 0 · T-shirt/top"
     page.close()
+
+
+def draw_trousers(page):
+    """Trousers drawn with the mouse, black on the white canvas: a waistband and two legs."""
+    open_tab(page, "Your picture")
+    page.get_by_role("tab", name="Draw").click()
+    page.wait_for_selector("#invert-draw button[aria-label=Brush].highlight", timeout=TIMEOUT_MS)  # chosen for us
+    canvas = page.locator("#invert-draw canvas").first
+    box = canvas.bounding_box()
+
+    def stroke(x0, y0, x1, y1):
+        page.mouse.move(box["x"] + x0 * box["width"], box["y"] + y0 * box["height"])
+        page.mouse.down()
+        page.mouse.move(box["x"] + x1 * box["width"], box["y"] + y1 * box["height"], steps=12)
+        page.mouse.up()
+
+    stroke(0.34, 0.12, 0.66, 0.12)
+    stroke(0.37, 0.12, 0.33, 0.9)
+    stroke(0.63, 0.12, 0.67, 0.9)
+
+
+def test_a_drawing_is_found_in_the_model_and_made_current(page):
+    draw_trousers(page)
+    page.screenshot(path=SCREENSHOTS / "draw-wide.png", full_page=True)
+    before = current_source(page)
+    page.click("#invert-draw-run")
+    wait_for_new_image(page, "#current img", before)
+    wait_for_caption(page, lambda text: text == "own latent · Trouser")
+    assert "in class Trouser" in page.locator("#invert-caption").inner_text()
+    page.screenshot(path=SCREENSHOTS / "draw-inverted-wide.png", full_page=True)
+    assert_no_error_toast(page)
 
 
 def open_tab(page, name: str):
