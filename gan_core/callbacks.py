@@ -6,7 +6,7 @@ from pathlib import Path
 
 import keras
 
-from gan_core import metrics
+from gan_core import metrics, timeline
 from gan_core.samples import images_for_first_seeds, preview_grid, save_png
 
 
@@ -33,7 +33,8 @@ class HistoryCSV(keras.callbacks.Callback):
 
     Unlike `keras.callbacks.CSVLogger` it writes only the columns the logs have (no `val_*`
     columns that stay empty without validation data). A file that already has rows (a resumed
-    run) keeps its header and its column order.
+    run) keeps its column order; a run extended with a column it did not have (FD measured
+    only from now on) gets that column added, empty in the earlier rows.
     """
 
     def __init__(self, path):
@@ -42,15 +43,14 @@ class HistoryCSV(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         row = {"epoch": epoch + 1, **(logs or {})}
-        header = None
-        if self.path.exists() and self.path.stat().st_size:
-            with self.path.open(newline="") as file:
-                header = next(csv.reader(file))
+        rows = timeline.history_rows(self.path)
+        columns = list(rows[0]) if rows else []
+        new_columns = [name for name in row if name not in columns]
+        if not rows or new_columns:
+            timeline.write_history(self.path, [*rows, row], columns + new_columns)
+            return
         with self.path.open("a", newline="") as file:
-            writer = csv.DictWriter(file, fieldnames=header or list(row))
-            if header is None:
-                writer.writeheader()
-            writer.writerow(row)
+            csv.DictWriter(file, fieldnames=columns).writerow(row)
 
 
 class EpochTimer(keras.callbacks.Callback):

@@ -25,7 +25,6 @@ known to be dead and cleaned up on the next start.
 
 import argparse
 import contextlib
-import csv
 import dataclasses
 import fcntl
 import json
@@ -274,23 +273,15 @@ def _retire(folder: Path) -> None:
 
 
 def history_rows(out: Path) -> list[dict]:
-    path = out / HISTORY_CSV
-    if not path.exists():
-        return []
-    with path.open(newline="") as file:
-        return list(csv.DictReader(file))
+    return timeline.history_rows(out / HISTORY_CSV)
 
 
 def drop_history_after(out: Path, epochs: int) -> None:
     """Forget history rows of epochs that the restored backup did not keep."""
     rows = history_rows(out)
     kept = [row for row in rows if int(row["epoch"]) <= epochs]
-    if len(kept) == len(rows):
-        return
-    with (out / HISTORY_CSV).open("w", newline="") as file:
-        writer = csv.DictWriter(file, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(kept)
+    if len(kept) < len(rows):
+        timeline.write_history(out / HISTORY_CSV, kept, list(rows[0]))
 
 
 def training_summary(out: Path, steps_per_epoch: int, batch_size: int) -> dict:

@@ -11,6 +11,7 @@ import csv
 import dataclasses
 import io
 import math
+import os
 import re
 import shutil
 from pathlib import Path
@@ -52,6 +53,26 @@ class Timeline:
         return [(int(row["epoch"]), row[name]) for row in self.rows if math.isfinite(row.get(name, math.nan))]
 
 
+def history_rows(path) -> list[dict[str, str]]:
+    """The rows of a `history.csv` as written (text values), or none if there is no such file."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    with path.open(newline="") as file:
+        return list(csv.DictReader(file))
+
+
+def write_history(path, rows: list[dict], columns: list[str]) -> None:
+    """Write `history.csv` whole, atomically: a crash leaves the old file or the new one, never half of it."""
+    path = Path(path)
+    staging = path.with_name(f".{path.name}.tmp")
+    with staging.open("w", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(staging, path)
+
+
 def read(folder) -> Timeline:
     """The timeline of a run folder or of a model folder made from one; `TimelineMissing` says why there is none."""
     folder = Path(folder)
@@ -62,8 +83,7 @@ def read(folder) -> Timeline:
             "so there is no timeline to show.",
             value=folder,
         )
-    with history.open(newline="") as file:
-        rows = [{name: _number(value) for name, value in row.items()} for row in csv.DictReader(file)]
+    rows = [{name: _number(value) for name, value in row.items()} for row in history_rows(history)]
     if not rows or "epoch" not in rows[0]:
         raise TimelineMissing(f"{history} has no epochs in it.", value=history)
     grids_dir = folder / TIMELINE_DIR if (folder / TIMELINE_DIR).is_dir() else folder / RUN_SAMPLES_DIR

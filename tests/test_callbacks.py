@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from gan_core import metrics
-from gan_core.callbacks import FrechetDistance
+from gan_core import metrics, timeline
+from gan_core.callbacks import FrechetDistance, HistoryCSV
 from gan_core.evaluate import fashion_mnist
 
 SAMPLES = 2000
@@ -84,3 +84,21 @@ def test_the_last_epoch_is_measured_whatever_the_interval(real):
     callback = FrechetDistance(classifier, features, every=5, samples=SAMPLES, real_labels=labels)
     logs, [(epoch, scores)] = run_epoch(callback, TrainingImages(by_class), epochs=1)
     assert epoch == 0 and logs["fd"] == scores["fd"] < 15
+
+
+def test_a_history_extended_with_a_new_column_keeps_its_rows_and_its_order(tmp_path):
+    path = tmp_path / "history.csv"
+    history = HistoryCSV(path)
+    history.on_epoch_end(0, {"d_loss": 1.5, "g_loss": 0.7})
+    history.on_epoch_end(1, {"d_loss": 1.25, "g_loss": 0.75})
+    history.on_epoch_end(2, {"d_loss": 1.0, "g_loss": 0.8, "fd": 42.5})  # a run extended with FD from now on
+    history.on_epoch_end(3, {"g_loss": 0.9, "d_loss": 0.5, "fd": 40.0})
+    assert path.read_text().splitlines() == [
+        "epoch,d_loss,g_loss,fd",
+        "1,1.5,0.7,",
+        "2,1.25,0.75,",
+        "3,1.0,0.8,42.5",
+        "4,0.5,0.9,40.0",
+    ]
+    assert timeline.read(tmp_path).series("fd") == [(3, 42.5), (4, 40.0)]
+    assert not list(tmp_path.glob(".*"))  # no staging file left behind
