@@ -55,6 +55,12 @@ def _augment_policy(text):
     return text
 
 
+def _devices(text):
+    if text == "all" or (text.isdigit() and int(text) >= 1):
+        return text
+    raise argparse.ArgumentTypeError(f"--devices must be 'all' or a number of devices (1, 2, …), got {text!r}")
+
+
 def _ema_decay(text):
     value = _bounded(float, "--ema", 0.0, 0.99999)(text)
     if 0 < value < 0.5:
@@ -115,6 +121,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=_bounded(float, "--d-lr", 1e-8, 1.0),
         help="Adam learning rate of the discriminator, when it differs from --lr (two time-scale update rule; "
         f"default: {default.d_lr or 'the same as --lr'})",
+    )
+    recipe.add_argument(
+        "--lr-final",
+        type=_bounded(float, "--lr-final", 0.0, 1.0),
+        help="decay the learning rates along a cosine to this value of --lr by the last epoch "
+        f"(--d-lr in the same ratio; default: {default.lr_final or 'no decay'})",
     )
     recipe.add_argument(
         "--beta-1", type=_bounded(float, "--beta-1", 0.0, 0.999), help=f"Adam β1 (default: {default.beta_1})"
@@ -192,6 +204,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=True,
         help="compile the training step with XLA, 1.6× faster on a 2-core CPU (default: yes)",
     )
+    run.add_argument(
+        "--devices",
+        type=_devices,
+        default="1",
+        help="train data-parallel on 'all' devices or the first N (GPUs, else CPU devices), each taking an equal "
+        "share of every batch: tf.distribute.MirroredStrategy on TensorFlow, keras.distribution.DataParallel on "
+        "JAX (default: 1)",
+    )
     run.add_argument("--tensorboard", action="store_true", help="also log to <out>/tensorboard for TensorBoard")
     run.add_argument("--out", type=Path, help="run folder (default: runs/<dataset>-<date>-<time>)")
     run.add_argument(
@@ -220,6 +240,7 @@ def main(argv=None) -> int:
         allow_download=not args.no_download,
         conditional_asked=args.conditional is True,
         xla=args.xla,
+        devices=args.devices,
     )
     try:
         if (args.hub_private or args.hub_revision) and not args.push_to_hub:

@@ -94,8 +94,12 @@ def parse_overrides(pairs: list[str]) -> dict:
     return overrides
 
 
-def configurations(recipe: Recipe, seed: int, xla: bool = False):
-    """name → (build the compiled model, batch size, sample n uint8 images from it)."""
+def configurations(recipe: Recipe, seed: int, xla: bool = False, train_images: int = 60_000):
+    """name → (build the compiled model, batch size, sample n uint8 images from it).
+
+    The default recipe's model is the start of `python train.py`'s run on `train_images`
+    images: a decaying learning rate decays over all the recipe's epochs.
+    """
 
     def sample_gan(model, n):
         model.refresh_ema_statistics()
@@ -106,7 +110,14 @@ def configurations(recipe: Recipe, seed: int, xla: bool = False):
 
     return {
         "default": (
-            lambda: build_gan(recipe, (28, 28, 1), num_classes=10, seed=seed, jit_compile=xla or "auto"),
+            lambda: build_gan(
+                recipe,
+                (28, 28, 1),
+                num_classes=10,
+                seed=seed,
+                jit_compile=xla or "auto",
+                total_steps=recipe.epochs * (train_images // recipe.batch_size),
+            ),
             recipe.batch_size,
             sample_gan,
         ),
@@ -133,7 +144,7 @@ NAMES = {"default": "default recipe", "dcgan": "keras.io DCGAN", "wgan-gp": "ker
 
 def train_and_score(name, seed, recipe, args, data, real, real_labels, classifier) -> dict:
     """One configuration trained for the budget with one seed, scored on --n samples."""
-    build, batch_size, sample = configurations(recipe, seed, args.xla)[name]
+    build, batch_size, sample = configurations(recipe, seed, args.xla, len(data.images))[name]
     keras.utils.set_random_seed(seed)
     model = build()
 

@@ -1,11 +1,13 @@
-"""The backend-specific part of gan_core (TensorFlow): gradient steps and compiled inference.
+"""The backend-specific part of gan_core: gradient steps, the training step's state and compiled functions.
 
-Everything else is written with `keras.ops`; only this module knows how the
-backend records a forward pass and compiles a function. It is imported
-before anything else in gan_core, so it is also where TensorFlow starts.
+Everything else is written with `keras.ops`; only `backend_tensorflow` and `backend_jax`
+know how their backend records a forward pass, differentiates it and compiles a function,
+and this module takes the functions of the backend Keras runs on (`KERAS_BACKEND`). It is
+imported before anything else in gan_core, so it is also where TensorFlow starts, quietly.
 """
 
 import contextlib
+import importlib.util
 import os
 
 
@@ -31,48 +33,56 @@ def _native_stderr_dropped():
         os.close(null)
 
 
-with _native_stderr_dropped():
-    import tensorflow as tf
+# TensorFlow reads the data (tf.data) on every backend where it is installed.
+if importlib.util.find_spec("tensorflow"):
+    with _native_stderr_dropped():
+        import tensorflow as tf
 
-    tf.config.list_logical_devices()  # the device probe, while its noise is dropped
+        tf.config.list_logical_devices()  # the device probe, while its noise is dropped
 
+import keras  # noqa: E402  (after TensorFlow, whose start-up noise Keras would otherwise set off)
 
-def minimize(loss_fn, variables, optimizer):
-    """Run `loss_fn()`, then take one optimizer step on `variables` only.
+if keras.backend.backend() == "jax":
+    from gan_core.backend_jax import (
+        XLA_ACROSS_DEVICES,
+        compile_function,
+        compile_inference,
+        data_parallel,
+        devices,
+        input_gradients,
+        minimize,
+        replica,
+        train_step,
+        value_and_gradient,
+    )
+elif keras.backend.backend() == "tensorflow":
+    from gan_core.backend_tensorflow import (
+        XLA_ACROSS_DEVICES,
+        compile_function,
+        compile_inference,
+        data_parallel,
+        devices,
+        input_gradients,
+        minimize,
+        replica,
+        train_step,
+        value_and_gradient,
+    )
+else:
+    raise ImportError(
+        f"gan_core runs on the tensorflow and jax backends of Keras, not {keras.backend.backend()!r}: "
+        "set KERAS_BACKEND=tensorflow or KERAS_BACKEND=jax."
+    )
 
-    `loss_fn` returns `(loss, aux)`; `aux` is passed through untouched so the
-    caller can log values computed on the way (e.g. D's logits).
-    """
-    with tf.GradientTape() as tape:
-        loss, aux = loss_fn()
-    gradients = tape.gradient(loss, variables)
-    optimizer.apply(gradients, variables)
-    return loss, aux
-
-
-def compile_inference(model):
-    """`model` in inference mode as one compiled graph, for any batch size.
-
-    About 4× less overhead per call than `predict_on_batch` for the small
-    batches an interactive app asks for.
-    """
-    return compile_function(lambda inputs: model(inputs, training=False))
-
-
-def compile_function(fn, xla: bool = False):
-    """`fn` as one compiled graph, traced again only for new input shapes (with `xla`, compiled by XLA)."""
-    return tf.function(fn, reduce_retracing=True, jit_compile=xla)
-
-
-def value_and_gradient(fn, inputs):
-    """`fn(inputs)` and ∂ sum(fn(inputs)) / ∂ inputs: with one value per example, each example's own gradient."""
-    with tf.GradientTape() as tape:
-        tape.watch(inputs)
-        outputs = fn(inputs)
-    return outputs, tape.gradient(outputs, inputs)
-
-
-def input_gradients(fn, inputs):
-    """∂ sum(fn(inputs)) / ∂ inputs, recorded so that a loss built from it can itself be differentiated
-    (gradient penalties: WGAN-GP, R1)."""
-    return value_and_gradient(fn, inputs)[1]
+__all__ = [
+    "XLA_ACROSS_DEVICES",
+    "compile_function",
+    "compile_inference",
+    "data_parallel",
+    "devices",
+    "input_gradients",
+    "minimize",
+    "replica",
+    "train_step",
+    "value_and_gradient",
+]

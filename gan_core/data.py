@@ -228,16 +228,10 @@ def make_dataset(data: ImageData, batch_size: int, seed: int | None = None) -> t
         raise DataError(
             f"Batch size {batch_size} is larger than the data set ({len(data.images)} images).", value=batch_size
         )
-    elements = data.images if data.labels is None else (data.images, data.labels)
-
-    def normalize(images, *labels):
-        images = to_unit_range(images)
-        return (images, *labels) if labels else images
-
+    # Scaled once, here, not in a tf.data map: Keras' ops inside tf.data work on the TensorFlow backend only.
+    images = keras.ops.convert_to_numpy(to_unit_range(data.images))
     return (
-        tf.data.Dataset.from_tensor_slices(elements)
-        .map(normalize, num_parallel_calls=tf.data.AUTOTUNE)
-        .cache()
+        tf.data.Dataset.from_tensor_slices(images if data.labels is None else (images, data.labels))
         .shuffle(len(data.images), seed=seed, reshuffle_each_iteration=True)
         .repeat()
         .batch(batch_size, drop_remainder=True)

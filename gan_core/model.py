@@ -12,6 +12,30 @@ from gan_core.samples import generate_images
 R1_EVERY = 16  # D steps between lazy R1 penalties (StyleGAN2's interval)
 
 
+class BothOptimizers:
+    """`GAN.optimizer`: the generator's and the discriminator's optimizers, seen as one by Keras' trainers.
+
+    Keras' trainers know one optimizer per model. JAX's carries `model.optimizer.variables`
+    from one compiled step to the next, so both optimizers' variables must be there; callbacks
+    that change learning rates (`keras.callbacks.LearningRateScheduler`) find both in
+    `optimizers`, and `iterations` counts training steps. It applies no gradients itself and is
+    not saved (each optimizer is saved under its own name).
+    """
+
+    built = True
+
+    def __init__(self, generator_optimizer, discriminator_optimizer):
+        self.optimizers = [generator_optimizer, discriminator_optimizer]
+
+    @property
+    def variables(self):
+        return [variable for optimizer in self.optimizers for variable in optimizer.variables]
+
+    @property
+    def iterations(self):
+        return self.optimizers[0].iterations
+
+
 @keras.saving.register_keras_serializable(package="gan_core")
 class GAN(keras.Model):
     """A generator and a discriminator trained against each other with `fit`.
@@ -74,6 +98,7 @@ class GAN(keras.Model):
         super().compile(optimizer=None, **kwargs)
         self.g_optimizer = keras.optimizers.get(g_optimizer)
         self.d_optimizer = keras.optimizers.get(d_optimizer)
+        self.optimizer = BothOptimizers(self.g_optimizer, self.d_optimizer)
         self.gan_loss = loss
         self.r1_gamma = r1_gamma
         self.r1_every = r1_every
@@ -87,7 +112,14 @@ class GAN(keras.Model):
         return [self.d_loss_tracker, self.g_loss_tracker, self.d_real_tracker, self.d_fake_tracker]
 
     def sample_latents(self, batch_size):
-        return keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
+        """`batch_size` latents for this step. With several replicas, each takes its own slice of one
+        draw for the whole batch: the seed generator is the same on every replica, so a draw of
+        its own would give every replica the same latents."""
+        index, replicas = backend.replica()
+        if replicas == 1:
+            return keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
+        everyone = keras.random.normal((batch_size * replicas, self.latent_dim), seed=self.seed_generator)
+        return ops.slice(everyone, [index * batch_size, 0], [batch_size, self.latent_dim])
 
     def _with_labels(self, inputs, labels):
         if not self.num_classes:
@@ -145,7 +177,12 @@ class GAN(keras.Model):
         loss, _ = backend.minimize(loss_fn, self.generator.trainable_variables, self.g_optimizer)
         return loss
 
-    def train_step(self, data):
+    def train_step(self, *args):
+        """One D step, then one G step (`play_round`); on JAX, as the pure function of the variables' values
+        that its trainer calls with `(state, data)` (see `gan_core.backend_jax`)."""
+        return backend.train_step(self, self.play_round, *args)
+
+    def play_round(self, data):
         real_images, labels, _ = keras.utils.unpack_x_y_sample_weight(data)
         d_loss, (real_logits, fake_logits) = self.train_discriminator(real_images, labels)
         g_loss = self.train_generator(ops.shape(real_images)[0], labels)
@@ -182,7 +219,7 @@ class GAN(keras.Model):
         """
         if self.ema_decay is None:
             return
-        step = int(self.g_optimizer.iterations) if self.compiled else 0
+        step = int(ops.convert_to_numpy(self.g_optimizer.iterations)) if self.compiled else 0
         norms = [layer for layer in self.ema_generator.layers if isinstance(layer, keras.layers.BatchNormalization)]
         if not norms or step == self._statistics_step:
             return

@@ -37,6 +37,7 @@ class Recipe:
     conditional_norm: bool = True
     spectral_norm: bool = False
     d_lr: float | None = None
+    lr_final: float | None = None
     ema: float | None = 0.999
     r1_gamma: float | None = None
     r1_every: int = R1_EVERY
@@ -46,7 +47,13 @@ class Recipe:
 
 # What a recipe recorded before a field existed meant (a run folder or gan.json of an older
 # version): the behaviour of the code then, which the field's default may since have changed.
-BEFORE_FIELD_EXISTED = {"conditional_norm": False, "spectral_norm": False, "d_lr": None, "r1_every": R1_EVERY}
+BEFORE_FIELD_EXISTED = {
+    "conditional_norm": False,
+    "spectral_norm": False,
+    "d_lr": None,
+    "lr_final": None,
+    "r1_every": R1_EVERY,
+}
 
 
 def recorded_recipe(record: dict) -> Recipe:
@@ -55,10 +62,31 @@ def recorded_recipe(record: dict) -> Recipe:
     return Recipe(**{**BEFORE_FIELD_EXISTED, **{name: value for name, value in record.items() if name in names}})
 
 
+def learning_rate(recipe: Recipe, initial: float, total_steps: int | None):
+    """`initial`, or with `recipe.lr_final` and a horizon a cosine decay from it to `initial × lr_final / lr`
+    over `total_steps`.
+
+    Both networks decay by the same ratio, so a two-time-scale recipe keeps its ratio. After
+    `total_steps` (a finished run trained further) the rate stays at its final value; a model
+    built without a horizon (a benchmark of speed, a test) keeps the initial rate.
+    """
+    if recipe.lr_final is None or not total_steps:
+        return initial
+    return keras.optimizers.schedules.CosineDecay(initial, decay_steps=total_steps, alpha=recipe.lr_final / recipe.lr)
+
+
 def build_gan(
-    recipe: Recipe, image_shape, num_classes: int | None = None, seed: int | None = None, jit_compile="auto"
+    recipe: Recipe,
+    image_shape,
+    num_classes: int | None = None,
+    seed: int | None = None,
+    jit_compile="auto",
+    total_steps: int | None = None,
 ) -> GAN:
     """A compiled `GAN` for images of `image_shape` (H, W, C), following `recipe`.
+
+    `total_steps` (epochs × steps per epoch) is the horizon of a decaying learning rate
+    (`recipe.lr_final`); a recipe without one ignores it.
 
     `jit_compile="auto"` is Keras' choice, XLA on accelerators only; `train.py` asks for XLA
     everywhere (`training.Options.xla`), measured faster on this project's 2-core CI machine.
@@ -77,8 +105,10 @@ def build_gan(
         augment=recipe.augment,
     )
     gan.compile(
-        g_optimizer=keras.optimizers.Adam(recipe.lr, beta_1=recipe.beta_1),
-        d_optimizer=keras.optimizers.Adam(recipe.d_lr or recipe.lr, beta_1=recipe.beta_1),
+        g_optimizer=keras.optimizers.Adam(learning_rate(recipe, recipe.lr, total_steps), beta_1=recipe.beta_1),
+        d_optimizer=keras.optimizers.Adam(
+            learning_rate(recipe, recipe.d_lr or recipe.lr, total_steps), beta_1=recipe.beta_1
+        ),
         loss=recipe.loss,
         r1_gamma=recipe.r1_gamma,
         r1_every=recipe.r1_every,

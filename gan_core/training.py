@@ -8,7 +8,7 @@ from pathlib import Path
 
 import keras
 
-from gan_core import metrics, run, saved_model
+from gan_core import backend, metrics, run, saved_model
 from gan_core.callbacks import EpochTimer, FrechetDistance, HistoryCSV, SampleGrid
 from gan_core.data import DataError, ImageData, load_data, load_idx_dataset, make_dataset
 from gan_core.errors import UsageError
@@ -27,7 +27,8 @@ class Options:
     without labels is refused instead of training an unconditional one. `xla` compiles the
     training step with XLA, on CPU too, where Keras' "auto" would not: on the 2-core machine
     this project targets it trains 1.6× faster (bench/README.md); it changes no result but the
-    last digits.
+    last digits. `devices` ("all" or a count) trains data-parallel on that many of
+    `backend.devices()`, each taking an equal share of every batch.
     """
 
     fd_every: int | None = None
@@ -36,6 +37,7 @@ class Options:
     allow_download: bool = True
     conditional_asked: bool = False
     xla: bool = True
+    devices: str = "1"
 
 
 def fd_every(options: Options, dataset: str) -> int:
@@ -48,6 +50,22 @@ def fd_every(options: Options, dataset: str) -> int:
             value=options.fd_every,
         )
     return options.fd_every
+
+
+def choose_devices(devices: str, batch_size: int) -> list[str]:
+    """The devices `devices` asks for ("all", or the first N of `backend.devices()`), checked against the batch."""
+    available = backend.devices()
+    count = len(available) if devices == "all" else int(devices)
+    if not 1 <= count <= len(available):
+        raise UsageError(
+            f"--devices {devices}: this machine has {len(available)} ({', '.join(available)}).", value=devices
+        )
+    if batch_size % count:
+        raise UsageError(
+            f"--batch-size {batch_size} does not split evenly over {count} devices; choose a multiple of {count}.",
+            value=batch_size,
+        )
+    return available[:count]
 
 
 def train(out: Path, plan: run.Plan, options: Options, log: Callable[[str], None] = print) -> Path:
@@ -73,13 +91,27 @@ def train(out: Path, plan: run.Plan, options: Options, log: Callable[[str], None
         flags["conditional"] = False
     recipe = Recipe(**{field.name: flags[field.name] for field in dataclasses.fields(Recipe)})
     steps_per_epoch = flags["steps_per_epoch"] or len(data.images) // recipe.batch_size
+    devices = choose_devices(options.devices, recipe.batch_size)
+    if len(devices) > 1:
+        log(f"Data-parallel on {len(devices)} devices ({', '.join(devices)}): {recipe.batch_size // len(devices)} "
+            "images of each batch on each")  # fmt: skip
+        if options.xla and not backend.XLA_ACROSS_DEVICES:
+            log(f"Without XLA: {keras.backend.backend()} cannot compile a step over several devices with it.")
+            options = dataclasses.replace(options, xla=False)
+    with backend.data_parallel(devices):
+        return _train(out, plan, options, log, data, flags, recipe, every, steps_per_epoch)
 
+
+def _train(out, plan, options, log, data, flags, recipe, every, steps_per_epoch) -> Path:
+    """`train` from building the model on, inside the data-parallel context."""
     keras.utils.set_random_seed(flags["seed"])
     if plan.mode == "extend":
         gan = saved_model.load_gan(out)
         log(f"Training the finished model in {out} further: epochs {plan.initial_epoch + 1} … {recipe.epochs}")
     else:
-        gan = build_gan(recipe, data.image_shape, data.num_classes, seed=flags["seed"])
+        gan = build_gan(
+            recipe, data.image_shape, data.num_classes, seed=flags["seed"], total_steps=recipe.epochs * steps_per_epoch
+        )
         if plan.mode == "resume":
             log(f"Resuming the interrupted run in {out} after epoch {plan.initial_epoch} of {recipe.epochs}")
         run.drop_history_after(out, plan.initial_epoch)

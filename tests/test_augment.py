@@ -3,7 +3,6 @@ import dataclasses
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 from conftest import TINY_RECIPE, hand_checkable_gan
 
 from gan_core import GAN, backend
@@ -17,6 +16,8 @@ from gan_core.augment import (
     translate,
 )
 from gan_core.recipe import build_gan
+
+pytestmark = pytest.mark.backends  # the model, training and saving on every backend
 
 
 def random_images(n=6, size=12, channels=1, seed=0):
@@ -113,20 +114,21 @@ def test_empty_policy_is_the_identity_and_a_seed_repeats_the_augmentation():
 
 def test_gradients_pass_through_the_augmentation():
     """G learns through D's augmentation: ∂/∂x of sum(cutout(x)) is 1 outside the hole and 0 inside."""
-    images = tf.constant(random_images(2))
+    images = keras.ops.convert_to_tensor(random_images(2))
     gradients = backend.input_gradients(lambda x: cutout(x, np.array([6, 6]), np.array([6, 6]), 4, 4), images)
     expected = np.ones_like(random_images(2))
     expected[:, 4:8, 4:8] = 0
-    np.testing.assert_array_equal(gradients.numpy(), expected)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(gradients), expected)
     policy = parse_policy("color,translation,cutout")
     gradients = backend.input_gradients(lambda x: diff_augment(x, policy, keras.random.SeedGenerator(0)), images)
-    assert np.isfinite(gradients.numpy()).all() and np.abs(gradients.numpy()).sum() > 0
+    gradients = keras.ops.convert_to_numpy(gradients)
+    assert np.isfinite(gradients).all() and np.abs(gradients).sum() > 0
 
 
 def replayed(gan):
     """A seed generator in the state `gan`'s is in now: it makes the same draws, in the same order."""
     replay = keras.random.SeedGenerator(0)
-    replay.state.assign(gan.seed_generator.state.numpy())
+    replay.state.assign(keras.ops.convert_to_numpy(gan.seed_generator.state))
     return replay
 
 
@@ -135,7 +137,7 @@ def linear_logits(gan, images):
 
 
 def test_d_sees_every_real_and_fake_image_augmented_by_the_gans_own_draws():
-    real = tf.constant(random_images(8, size=28))
+    real = keras.ops.convert_to_tensor(random_images(8, size=28))
     gan = hand_checkable_gan(augment="translation,cutout")
     # what D must see, replayed before the step: the latents are drawn first, then the augmentation
     replay = replayed(gan)
@@ -143,14 +145,14 @@ def test_d_sees_every_real_and_fake_image_augmented_by_the_gans_own_draws():
     seen = diff_augment(keras.ops.concatenate([real, fakes]), gan.augment_policy, replay)
     expected, unaugmented = linear_logits(gan, seen), linear_logits(gan, keras.ops.concatenate([real, fakes]))
     _, (real_logits, fake_logits) = gan.train_discriminator(real)
-    np.testing.assert_allclose(real_logits.numpy()[:, 0], expected[:8], rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(fake_logits.numpy()[:, 0], expected[8:], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(real_logits)[:, 0], expected[:8], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(fake_logits)[:, 0], expected[8:], rtol=1e-5, atol=1e-5)
     assert np.abs(expected - unaugmented).min() > 1e-3  # every image D saw was changed by the augmentation
 
     plain = hand_checkable_gan()  # the same weights and draws, no policy: D sees the images themselves
     real_seen = linear_logits(plain, real)
     _, (plain_real_logits, _) = plain.train_discriminator(real)
-    np.testing.assert_allclose(plain_real_logits.numpy()[:, 0], real_seen, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(plain_real_logits)[:, 0], real_seen, rtol=1e-5, atol=1e-5)
 
 
 def test_g_is_scored_on_augmented_fakes():
@@ -164,13 +166,15 @@ def test_g_is_scored_on_augmented_fakes():
 
 
 def test_the_same_seed_repeats_the_augmented_training_and_another_seed_does_not():
-    real = tf.constant(random_images(8, size=28))
+    real = keras.ops.convert_to_tensor(random_images(8, size=28))
 
     def d_logits(seed):
         gan = hand_checkable_gan(augment="color,translation,cutout")
-        gan.seed_generator.state.assign(keras.random.SeedGenerator(seed).state.numpy())  # the same weights
+        gan.seed_generator.state.assign(
+            keras.ops.convert_to_numpy(keras.random.SeedGenerator(seed).state)
+        )  # the same weights
         _, (real_logits, _) = gan.train_discriminator(real)
-        return real_logits.numpy()
+        return keras.ops.convert_to_numpy(real_logits)
 
     np.testing.assert_array_equal(d_logits(3), d_logits(3))
     assert not np.allclose(d_logits(3), d_logits(4))

@@ -5,6 +5,8 @@ import pytest
 
 from gan_core import losses
 
+pytestmark = pytest.mark.backends  # the model, training and saving on every backend
+
 
 def softplus(x):
     return math.log1p(math.exp(x))

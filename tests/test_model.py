@@ -1,13 +1,15 @@
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
+import tensorflow as tf  # tf.data feeds fit on every backend
 from conftest import TINY_RECIPE, hand_checkable_gan, r1_by_hand
 
 from gan_core import GAN, losses
 from gan_core.latent import latent_from_seed
 from gan_core.recipe import Recipe, build_gan
 from gan_core.samples import to_uint8
+
+pytestmark = pytest.mark.backends  # the model, training and saving on every backend
 
 
 def weights(model):
@@ -24,7 +26,7 @@ def real_batch(n=16, value=0.5):
 
 def test_train_step_updates_both_networks_and_reports_finite_metrics(tiny_gan):
     g_before, d_before = weights(tiny_gan.generator), weights(tiny_gan.discriminator)
-    logs = tiny_gan.train_step(tf.constant(real_batch()))
+    logs = tiny_gan.train_on_batch(real_batch(), return_dict=True)
     assert set(logs) == {"d_loss", "g_loss", "d_real", "d_fake"}
     assert all(np.isfinite(float(v)) for v in logs.values())
     assert 0 < float(logs["d_real"]) < 1 and 0 < float(logs["d_fake"]) < 1
@@ -41,7 +43,7 @@ def test_generator_update_leaves_discriminator_untouched(tiny_gan):
 
 def test_discriminator_update_leaves_generator_untouched(tiny_gan):
     g_before, d_before = weights(tiny_gan.generator), weights(tiny_gan.discriminator)
-    tiny_gan.train_discriminator(tf.constant(real_batch()))
+    tiny_gan.train_discriminator(real_batch())
     assert not changed(g_before, weights(tiny_gan.generator))
     assert changed(d_before, weights(tiny_gan.discriminator))
 
@@ -96,7 +98,7 @@ def test_conditional_gan_trains_and_generates_per_class():
     keras.utils.set_random_seed(2)
     gan = build_gan(Recipe(latent_dim=16, width=8, conditional=True), (28, 28, 1), num_classes=10, seed=2)
     labels = np.arange(16, dtype="int32") % 10
-    logs = gan.train_step((tf.constant(real_batch()), tf.constant(labels)))
+    logs = gan.train_on_batch(real_batch(), labels, return_dict=True)
     assert np.isfinite(float(logs["d_loss"]))
     images = gan.generate([5, 5], labels=[0, 9])
     assert images.shape == (2, 28, 28, 1)
@@ -116,7 +118,8 @@ def test_gan_keras_round_trip_keeps_weights_optimizers_and_sampler(tiny_gan, tmp
     np.testing.assert_array_equal(loaded.generate([0, 1, 2]), tiny_gan.generate([0, 1, 2]))
     assert int(loaded.g_optimizer.iterations) == int(tiny_gan.g_optimizer.iterations) == 3
     assert loaded.gan_loss == "nonsaturating"
-    np.testing.assert_array_equal(loaded.seed_generator.state.numpy(), tiny_gan.seed_generator.state.numpy())
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(loaded.seed_generator.state),
+                                  keras.ops.convert_to_numpy(tiny_gan.seed_generator.state))  # fmt: skip
     # it can keep training
     loaded.fit(tf.data.Dataset.from_tensors(real_batch()).repeat(), epochs=1, steps_per_epoch=1, verbose=0)
     assert int(loaded.d_optimizer.iterations) == 4
@@ -132,7 +135,7 @@ def test_config_round_trip(tiny_gan):
 def test_ema_generator_follows_the_moving_average():
     keras.utils.set_random_seed(4)
     gan = build_gan(Recipe(latent_dim=16, width=8, conditional=False, ema=0.9), (28, 28, 1), seed=4)
-    batch = tf.constant(real_batch())
+    batch = real_batch()
 
     def assert_averaged(previous, decay):
         for average, old, new in zip(gan.ema_generator.weights, previous, gan.generator.weights, strict=True):
@@ -145,11 +148,11 @@ def test_ema_generator_follows_the_moving_average():
     before = [w.numpy() for w in gan.generator.weights]
     for average, current in zip(gan.ema_generator.weights, before, strict=True):
         np.testing.assert_array_equal(average.numpy(), current)  # starts as a copy
-    gan.train_step(batch)
+    gan.train_on_batch(batch)
     assert_averaged(before, decay=2 / 11)  # warm-up: (1 + t) / (10 + t) after t = 1 step
     gan.fit(tf.data.Dataset.from_tensors(real_batch()).repeat(), epochs=1, steps_per_epoch=98, verbose=0)
     before = [w.numpy() for w in gan.ema_generator.weights]
-    gan.train_step(batch)
+    gan.train_on_batch(batch)
     assert_averaged(before, decay=0.9)  # t = 100: (1 + t) / (10 + t) > 0.9
     assert not gan.ema_generator.trainable
     ema_ids = {id(w) for w in gan.ema_generator.weights}
@@ -165,7 +168,7 @@ def test_ema_batch_norm_statistics_are_measured_on_the_ema_weights():
         steps_per_epoch=5,
         verbose=0,
     )
-    sampler_state = gan.seed_generator.state.numpy().copy()
+    sampler_state = keras.ops.convert_to_numpy(gan.seed_generator.state).copy()
     gan.refresh_ema_statistics()
     images = gan.generate([0, 1, 2], labels=[0, 1, 2])
 
@@ -179,7 +182,9 @@ def test_ema_batch_norm_statistics_are_measured_on_the_ema_weights():
     np.testing.assert_allclose(norm.moving_mean.numpy(), activations.mean(axis=0), atol=0.02)
     np.testing.assert_allclose(norm.moving_variance.numpy(), activations.var(axis=0), rtol=0.1, atol=1e-3)
     assert norm.momentum == 0.99 and not ema.trainable
-    np.testing.assert_array_equal(gan.seed_generator.state.numpy(), sampler_state)  # training draws unchanged
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(gan.seed_generator.state), sampler_state
+    )  # training draws unchanged
     gan.refresh_ema_statistics()
     np.testing.assert_array_equal(gan.generate([0, 1, 2], labels=[0, 1, 2]), images)  # measured once per step
 
@@ -204,12 +209,13 @@ def test_ema_is_what_is_sampled_saved_and_restored(tmp_path):
 def test_input_gradients():
     from gan_core import backend
 
-    x = tf.constant([[1.0, -2.0], [3.0, 0.5]])
-    np.testing.assert_allclose(backend.input_gradients(lambda v: tf.reduce_sum(v**2), x), 2 * x.numpy())
+    x = np.array([[1.0, -2.0], [3.0, 0.5]], "float32")
+    gradients = backend.input_gradients(lambda v: keras.ops.sum(v**2), keras.ops.convert_to_tensor(x))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(gradients), 2 * x)
 
 
 def random_real(n=8, seed=0):
-    return tf.constant(np.random.default_rng(seed).uniform(-1, 1, (n, 28, 28, 1)).astype("float32"))
+    return keras.ops.convert_to_tensor(np.random.default_rng(seed).uniform(-1, 1, (n, 28, 28, 1)).astype("float32"))
 
 
 def kernel(gan):
@@ -234,7 +240,7 @@ def test_r1_penalty_of_a_linear_discriminator():
     gan = GAN(build_gan(TINY_RECIPE, (28, 28, 1)).generator, discriminator, latent_dim=16)
     gan.compile(keras.optimizers.Adam(), keras.optimizers.Adam(), r1_gamma=10.0, r1_every=1)
     kernel = discriminator.layers[-1].kernel.numpy()
-    penalty = gan.r1_penalty(tf.constant(real_batch(4)))
+    penalty = gan.r1_penalty(keras.ops.convert_to_tensor(real_batch(4)))
     assert float(penalty) == pytest.approx(0.5 * 10.0 * np.sum(kernel**2), rel=1e-5)
 
 
@@ -251,7 +257,10 @@ def test_each_step_minimises_the_chosen_loss_of_ds_logits(loss):
     d_loss_by_hand, g_loss_by_hand = BY_HAND[loss]
     gan = hand_checkable_gan(loss=loss)
     d_loss, (real_logits, fake_logits) = gan.train_discriminator(random_real())
-    real_logits, fake_logits = real_logits.numpy()[:, 0], fake_logits.numpy()[:, 0]
+    real_logits, fake_logits = (
+        keras.ops.convert_to_numpy(real_logits)[:, 0],
+        keras.ops.convert_to_numpy(fake_logits)[:, 0],
+    )
     assert not np.allclose(real_logits, fake_logits)  # swapping real and fake would change the loss
     assert float(d_loss) == pytest.approx(d_loss_by_hand(real_logits, fake_logits), rel=1e-5)
     # a constant D(x) = 0.7: the G loss of every fake is the loss of the logit 0.7
@@ -265,13 +274,15 @@ def test_each_step_minimises_the_chosen_loss_of_ds_logits(loss):
 def test_lazy_r1_is_added_every_r1_every_d_steps_scaled_by_r1_every():
     gamma, every = 0.5, 4
     gan = hand_checkable_gan(squared=True, r1_gamma=gamma, r1_every=every)
-    step = tf.function(gan.train_discriminator)  # as `fit` runs it: a schedule fixed when traced would fail here
+    # As `fit` runs it on TensorFlow: a schedule fixed when traced would fail here (JAX runs it in `fit` only).
+    step = tf.function(gan.train_discriminator) if keras.backend.backend() == "tensorflow" else gan.train_discriminator
     added = []
     for i in range(9):
         real = random_real(seed=i)
         expected = every * r1_by_hand(gan, real, gamma, squared=True) if i % every == 0 else 0.0
         d_loss, (real_logits, fake_logits) = step(real)
-        gan_loss = BY_HAND["nonsaturating"][0](real_logits.numpy()[:, 0], fake_logits.numpy()[:, 0])
+        real_logits, fake_logits = keras.ops.convert_to_numpy(real_logits), keras.ops.convert_to_numpy(fake_logits)
+        gan_loss = BY_HAND["nonsaturating"][0](real_logits[:, 0], fake_logits[:, 0])
         added.append(float(d_loss) - gan_loss)
         assert added[-1] == pytest.approx(expected, rel=1e-4, abs=1e-5), f"D step {i}: {added}"
     assert int(gan.d_optimizer.iterations) == 9
@@ -309,3 +320,21 @@ def test_the_recipe_gives_the_discriminator_its_own_learning_rate_and_gan_keras_
     )
     gan.save(tmp_path / "gan.keras")
     assert rates(keras.saving.load_model(tmp_path / "gan.keras", safe_mode=True)) == pytest.approx([1e-4, 4e-4])
+
+
+def test_a_decaying_recipe_anneals_both_rates_along_a_cosine_over_the_run_and_gan_keras_keeps_it(tmp_path):
+    recipe = Recipe(latent_dim=16, width=8, conditional=False, lr=4e-4, d_lr=8e-4, lr_final=4e-5)
+    gan = build_gan(recipe, (28, 28, 1), seed=6, total_steps=100)
+
+    def rates(model, step):
+        for optimizer in (model.g_optimizer, model.d_optimizer):
+            optimizer.iterations.assign(step)
+        return [float(optimizer.learning_rate) for optimizer in (model.g_optimizer, model.d_optimizer)]
+
+    assert rates(gan, 0) == pytest.approx([4e-4, 8e-4])
+    assert rates(gan, 50) == pytest.approx([2.2e-4, 4.4e-4])  # half-way down the cosine, D in the same ratio
+    assert rates(gan, 100) == pytest.approx([4e-5, 8e-5])
+    assert rates(gan, 300) == pytest.approx([4e-5, 8e-5])  # trained further: the final rate
+    assert rates(build_gan(recipe, (28, 28, 1)), 50) == pytest.approx([4e-4, 8e-4])  # no horizon: constant
+    gan.save(tmp_path / "gan.keras")
+    assert rates(keras.saving.load_model(tmp_path / "gan.keras", safe_mode=True), 75) == pytest.approx(rates(gan, 75))

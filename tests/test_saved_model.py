@@ -12,6 +12,8 @@ import gan_core
 from gan_core import saved_model
 from gan_core.saved_model import ModelFolderError
 
+pytestmark = pytest.mark.backends  # the model, training and saving on every backend
+
 
 @pytest.fixture
 def model_dir(tiny_gan, tmp_path):

@@ -19,11 +19,17 @@ from explorer.handlers import Explorer
 from explorer.inside import Inside
 from gan_core import metrics, training
 
+pytestmark = pytest.mark.backends  # the model, training and saving on every backend
 
-def run_train(*args, timeout=300):
+
+TRAIN = ("train.py",)
+
+
+def run_train(*args, timeout=300, script=TRAIN):
+    """`python train.py ARGS` (or another `script` that takes train.py's flags) in a process of its own."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     return subprocess.run(
-        [sys.executable, "train.py", *map(str, args)],
+        [sys.executable, *script, *map(str, args)],
         cwd=REPO,
         env=env,
         capture_output=True,
@@ -145,12 +151,12 @@ def test_train_end_to_end_then_extend(idx_dir, tmp_path):
     assert conflict.returncode == 2 and "was started with --batch-size 16, not 32" in conflict.stderr
 
 
-def start_and_stop_at_epoch(args, run_dir, epoch, signal_number):
-    """Start train.py, then send `signal_number` once the backup holds `epoch` epochs."""
+def start_and_stop_at_epoch(args, run_dir, epoch, signal_number, script=TRAIN):
+    """Start train.py (or `script`), then send `signal_number` once the backup holds `epoch` epochs."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     # Started as from a shell, with Ctrl-C's default action: a child inherits an ignored SIGINT, and some
     # library in the test process may have set one (Python then installs no KeyboardInterrupt handler).
-    process = subprocess.Popen([sys.executable, "train.py", *map(str, args)], cwd=REPO, env=env,
+    process = subprocess.Popen([sys.executable, *script, *map(str, args)], cwd=REPO, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
     progress = run_dir / "backup" / "training_metadata.json"

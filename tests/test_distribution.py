@@ -1,0 +1,83 @@
+"""Data-parallel training on two devices of this CPU: the same step as on one device, once per step.
+
+Each case runs `tests/distributed.py` in a process of its own, which splits the CPU into two
+devices before the backend starts (TensorFlow: logical devices; JAX: the host platform's
+device count).
+"""
+
+import os
+import signal
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+from conftest import REPO, TINY_TRAIN_FLAGS
+from test_train_cli import history, run_train, start_and_stop_at_epoch
+
+import gan_core
+from gan_core import saved_model
+
+pytestmark = pytest.mark.backends  # the model, training and saving on every backend
+
+TWO_DEVICES = ("tests/distributed.py", "2", "train")
+
+
+@pytest.fixture(scope="module")
+def steps(tmp_path_factory):
+    """Three training steps of a GAN without batch norm (EMA, R1, classes), on one device and on two."""
+    out = tmp_path_factory.mktemp("steps") / "steps.npz"
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(REPO)}
+    done = subprocess.run([sys.executable, "tests/distributed.py", "2", "step", str(out)], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    return dict(np.load(out))
+
+
+def test_a_two_device_step_equals_a_one_device_step_on_the_whole_batch(steps):
+    assert list(steps["devices_holding"]) == [1, 2]  # the second run did train on both devices
+    moved = np.abs(steps["one"] - steps["start"]).max()
+    assert moved > 1e-3  # the steps changed the weights (the same on both would be trivial otherwise)
+    # every weight (G, D, the EMA generator, the sampler's state) as on one device, to float rounding
+    np.testing.assert_allclose(steps["many"], steps["one"], rtol=0, atol=1e-5)
+    np.testing.assert_allclose(steps["many_d_loss"], steps["one_d_loss"], rtol=1e-5)
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="replicas are TensorFlow's (JAX: one program)")
+def test_each_replica_draws_its_own_latents(steps):
+    first, second = steps["replica_latents"]
+    assert first.shape == (8, 16)
+    assert np.abs(first - second).min() > 0  # no latent is shared: not the same draw on both replicas
+
+
+def test_a_two_device_run_resumes_after_kill_9_and_does_each_epochs_work_once(idx_dir, tmp_path):
+    run_dir = tmp_path / "run"
+    args = ["--data-dir", idx_dir, "--epochs", "4", "--steps-per-epoch", "10", "--devices", "2",
+            "--out", run_dir, *TINY_TRAIN_FLAGS]  # fmt: skip
+    code, _, done = start_and_stop_at_epoch(args, run_dir, 2, signal.SIGKILL, script=TWO_DEVICES)
+    assert code == -signal.SIGKILL and 2 <= done < 4
+
+    resumed = run_train(*args, script=TWO_DEVICES)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "Data-parallel on 2 devices" in resumed.stdout
+    assert f"Resuming the interrupted run in {run_dir} after epoch {done} of 4" in resumed.stdout
+    assert history(run_dir) == [1, 2, 3, 4]
+    assert sorted(path.name for path in (run_dir / "samples").iterdir()) == [f"epoch_00{i}.png" for i in (1, 2, 3, 4)]
+    gan = saved_model.load_gan(run_dir)
+    assert int(gan.g_optimizer.iterations) == int(gan.d_optimizer.iterations) == 40  # one update a step, not two
+    assert gan_core.load(run_dir).metadata["training"]["steps"] == 40
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--devices", "3"], "--devices 3: this machine has 2 ("),
+        (["--devices", "2", "--batch-size", "15"], "--batch-size 15 does not split evenly over 2 devices"),
+    ],
+)
+def test_devices_the_machine_cannot_give_are_refused_before_work(flags, message, idx_dir, tmp_path):
+    run_dir = tmp_path / "run"
+    refused = run_train("--data-dir", idx_dir, "--out", run_dir, *TINY_TRAIN_FLAGS, *flags, script=TWO_DEVICES)
+    assert refused.returncode == 2 and message in refused.stderr
+    assert not run_dir.exists()
