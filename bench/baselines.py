@@ -10,6 +10,7 @@ import keras
 from keras import layers, ops
 
 from gan_core import backend
+from gan_core.model import BothOptimizers
 
 KERAS_IO_DCGAN = {"latent_dim": 128, "batch_size": 64, "lr": 3e-4}
 
@@ -66,6 +67,17 @@ class _KerasIoGAN(keras.Model):
     def sample_latents(self, batch_size):
         return keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
 
+    def set_optimizers(self, g_optimizer, d_optimizer):
+        """One optimizer per network, built before training: JAX's trainer carries their variables from the start."""
+        self.g_optimizer, self.d_optimizer = g_optimizer, d_optimizer
+        g_optimizer.build(self.generator.trainable_variables)
+        d_optimizer.build(self.discriminator.trainable_variables)
+        self.optimizer = BothOptimizers(g_optimizer, d_optimizer)
+
+    def train_step(self, *args):
+        """The example's `play_round` as Keras' trainer on this backend calls it (see `gan_core.backend`)."""
+        return backend.train_step(self, self.play_round, *args)
+
     def record(self, d_loss, g_loss):
         self.d_loss_tracker.update_state(d_loss)
         self.g_loss_tracker.update_state(g_loss)
@@ -85,11 +97,10 @@ class KerasIoDCGAN(_KerasIoGAN):
 
     def compile(self, lr: float = KERAS_IO_DCGAN["lr"], **kwargs):
         super().compile(optimizer=None, **kwargs)
-        self.d_optimizer = keras.optimizers.Adam(lr)
-        self.g_optimizer = keras.optimizers.Adam(lr)
+        self.set_optimizers(keras.optimizers.Adam(lr), keras.optimizers.Adam(lr))
         self.loss_fn = keras.losses.BinaryCrossentropy(from_logits=True)
 
-    def train_step(self, data):
+    def play_round(self, data):
         real_images = (keras.utils.unpack_x_y_sample_weight(data)[0] + 1.0) / 2.0
         batch_size = ops.shape(real_images)[0]
         latents = self.sample_latents(batch_size)
@@ -149,8 +160,9 @@ class KerasIoWGANGP(_KerasIoGAN):
 
     def compile(self, lr: float = KERAS_IO_WGAN_GP["lr"], **kwargs):
         super().compile(optimizer=None, **kwargs)
-        self.d_optimizer = keras.optimizers.Adam(lr, beta_1=0.5, beta_2=0.9)
-        self.g_optimizer = keras.optimizers.Adam(lr, beta_1=0.5, beta_2=0.9)
+        self.set_optimizers(
+            keras.optimizers.Adam(lr, beta_1=0.5, beta_2=0.9), keras.optimizers.Adam(lr, beta_1=0.5, beta_2=0.9)
+        )
 
     def gradient_penalty(self, real_images, fake_images):
         alpha = keras.random.uniform((ops.shape(real_images)[0], 1, 1, 1), seed=self.seed_generator)
@@ -159,7 +171,7 @@ class KerasIoWGANGP(_KerasIoGAN):
         norms = ops.sqrt(ops.sum(ops.square(gradients), axis=[1, 2, 3]))
         return ops.mean((norms - 1.0) ** 2)
 
-    def train_step(self, data):
+    def play_round(self, data):
         real_images = keras.utils.unpack_x_y_sample_weight(data)[0]
         batch_size = ops.shape(real_images)[0]
         for _ in range(KERAS_IO_WGAN_GP["d_steps"]):

@@ -1,6 +1,7 @@
 """Training throughput (images/s) of the default recipe and the keras.io DCGAN.
 
     python bench/train_throughput.py [--steps 200] [--warmup 20]
+    KERAS_BACKEND=jax python bench/train_throughput.py       # the same on JAX
     python bench/train_throughput.py --variants "spectral_norm=true" "conditional_norm=true spectral_norm=true"
 
 Both train through `model.fit` on the same Fashion-MNIST pipeline
@@ -91,15 +92,16 @@ def main():
         ]
     print(f"{len(data.images)} Fashion-MNIST images from {data.source}; keras {keras.__version__}, "
           f"{os.cpu_count()} CPUs; {args.steps} timed steps each")  # fmt: skip
-    print(f"{'configuration':<22} {'batch':>5} {'images/s':>9} {'ms/step':>8}")
+    backend = keras.backend.backend()
+    print(f"{'configuration':<22} {'backend':<10} {'batch':>5} {'images/s':>9} {'ms/step':>8}")
     for name, model, batch_size in configurations:
         dataset = make_dataset(data, batch_size, seed=0)
         speed = images_per_second(model, dataset, batch_size, args.steps, args.warmup)
-        print(f"{name:<22} {batch_size:>5} {speed:>9.0f} {1000 * batch_size / speed:>8.1f}", flush=True)
+        print(f"{name:<22} {backend:<10} {batch_size:>5} {speed:>9.0f} {1000 * batch_size / speed:>8.1f}", flush=True)
     if args.variants is not None:
         return
     pipeline = pipeline_images_per_second(make_dataset(data, recipe.batch_size, seed=0), recipe.batch_size, 500)
-    print(f"{'input pipeline alone':<22} {recipe.batch_size:>5} {pipeline:>9.0f}")
+    print(f"{'input pipeline alone':<22} {'tf.data':<10} {recipe.batch_size:>5} {pipeline:>9.0f}")
 
 
 if __name__ == "__main__":

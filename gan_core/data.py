@@ -4,18 +4,20 @@ Every loader returns an `ImageData` held in memory as uint8, after checking
 every file, so a bad file stops the run before training with an error that
 names it — never a silently smaller data set. `make_dataset` turns it into the
 `tf.data` pipeline that `GAN.fit` consumes: images in [−1, 1], labels beside
-them when there are any.
+them when there are any. Only image folders and `tf.data` need TensorFlow: on a
+machine with JAX alone, IDX data sets train from a numpy generator.
 """
 
 import dataclasses
 import gzip
+import importlib.util
 import os
 import struct
+from collections.abc import Iterator
 from pathlib import Path
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from gan_core.errors import DataError
 from gan_core.samples import to_unit_range
@@ -163,6 +165,8 @@ def load_image_folder(directory, image_size: int, channels: int) -> ImageData:
     Sub-folders, when there are any, are classes (their names are the labels);
     images directly in `directory` then are ignored, as in Keras.
     """
+    import tensorflow as tf  # Keras reads image folders with tf.data
+
     directory = Path(directory)
     if not directory.is_dir():
         raise DataError(f"Image folder {directory} does not exist or is not a folder.", value=directory)
@@ -222,14 +226,19 @@ def load_data(
     return load_idx_dataset(dataset, data_dir, allow_download=allow_download)
 
 
-def make_dataset(data: ImageData, batch_size: int, seed: int | None = None) -> tf.data.Dataset:
-    """An endless, shuffled stream of full batches: images in [−1, 1] (and labels)."""
+def make_dataset(data: ImageData, batch_size: int, seed: int | None = None):
+    """An endless, shuffled stream of full batches: images in [−1, 1] (and labels); `tf.data` where
+    TensorFlow is installed, else a numpy generator."""
     if batch_size > len(data.images):
         raise DataError(
             f"Batch size {batch_size} is larger than the data set ({len(data.images)} images).", value=batch_size
         )
     # Scaled once, here, not in a tf.data map: Keras' ops inside tf.data work on the TensorFlow backend only.
     images = keras.ops.convert_to_numpy(to_unit_range(data.images))
+    if importlib.util.find_spec("tensorflow") is None:
+        return _numpy_batches(images, data.labels, batch_size, seed)
+    import tensorflow as tf
+
     return (
         tf.data.Dataset.from_tensor_slices(images if data.labels is None else (images, data.labels))
         .shuffle(len(data.images), seed=seed, reshuffle_each_iteration=True)
@@ -237,3 +246,12 @@ def make_dataset(data: ImageData, batch_size: int, seed: int | None = None) -> t
         .batch(batch_size, drop_remainder=True)
         .prefetch(tf.data.AUTOTUNE)
     )
+
+
+def _numpy_batches(images: np.ndarray, labels: np.ndarray | None, batch_size: int, seed: int | None) -> Iterator:
+    rng = np.random.default_rng(seed)
+    while True:
+        order = rng.permutation(len(images))
+        for start in range(0, len(order) - batch_size + 1, batch_size):
+            batch = order[start : start + batch_size]
+            yield images[batch] if labels is None else (images[batch], labels[batch])

@@ -188,6 +188,24 @@ def test_pipeline_batches_in_range_with_labels_attached(idx_dir):
     assert labels.numpy().tolist() != sorted(labels.numpy().tolist())  # shuffled
 
 
+def test_without_tensorflow_the_pipeline_is_a_numpy_generator_of_the_same_batches(idx_dir, monkeypatch):
+    """With JAX alone (the GPU machines) training reads numpy batches: full, shuffled, each image once an epoch."""
+    find_spec = data.importlib.util.find_spec
+    monkeypatch.setattr(
+        data.importlib.util, "find_spec", lambda name: None if name == "tensorflow" else find_spec(name)
+    )
+    loaded = data.load_idx_dataset("fashion-mnist", idx_dir, allow_download=False)
+    batches = data.make_dataset(loaded, batch_size=8, seed=0)
+    epoch = [next(batches) for _ in range(len(loaded.images) // 8)]
+    images, labels = np.concatenate([images for images, _ in epoch]), np.concatenate([labels for _, labels in epoch])
+    assert epoch[0][0].shape == (8, 28, 28, 1) and images.dtype == "float32" and images.min() >= -1
+    np.testing.assert_allclose((images[:, 0, 0, 0] + 1) * 127.5, labels * 25, atol=1e-3)  # pairs kept together
+    assert sorted(labels.tolist()) == sorted(loaded.labels[: len(labels)].tolist())  # each image once
+    assert labels.tolist() != loaded.labels[: len(labels)].tolist()  # shuffled
+    again = data.make_dataset(loaded, batch_size=8, seed=0)
+    np.testing.assert_array_equal(next(again)[1], epoch[0][1])  # the seed repeats the order
+
+
 def test_pipeline_without_labels_yields_images_only(tmp_path):
     for i in range(4):
         save_image(tmp_path / f"{i}.png", (30, 30))

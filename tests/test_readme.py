@@ -66,3 +66,11 @@ def test_the_saved_model_example_runs_on_a_run_folder(idx_dir, tmp_path):
                             timeout=240)  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "'epochs': 1" in result.stdout  # the print of the run's training summary
+
+
+def test_ci_runs_exactly_the_readmes_test_command():
+    """The README's second command (install and test) is the last line of .ci/run, word for word."""
+    commands = re.findall(r"```bash\n(.*?)\n```", README, flags=re.DOTALL)
+    test_command = commands[1]
+    assert "python -m pytest" in test_command and "KERAS_BACKEND=jax" in test_command
+    assert (REPO / ".ci" / "run").read_text().strip().splitlines()[-1] == test_command
