@@ -129,6 +129,12 @@ def build_parser() -> argparse.ArgumentParser:
         f"(--d-lr in the same ratio; default: {default.lr_final or 'no decay'})",
     )
     recipe.add_argument(
+        "--lr-decay-epochs",
+        type=_bounded(int, "--lr-decay-epochs", 1),
+        help="epochs over which --lr decays to --lr-final, then stays there "
+        f"(default: {default.lr_decay_epochs or 'every epoch of the run'})",
+    )
+    recipe.add_argument(
         "--beta-1", type=_bounded(float, "--beta-1", 0.0, 0.999), help=f"Adam β1 (default: {default.beta_1})"
     )
     recipe.add_argument("--loss", choices=LOSSES, help=f"GAN loss (default: {default.loss})")

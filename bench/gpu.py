@@ -49,7 +49,7 @@ def quality(data, test, batch_size: int, steps: int, n: int) -> dict:
     recipe = Recipe(batch_size=batch_size)
     keras.utils.set_random_seed(0)
     gan = build_gan(recipe, data.image_shape, data.num_classes, seed=0, jit_compile=True,
-                    total_steps=recipe.epochs * (len(data.images) // recipe.batch_size))  # fmt: skip
+                    steps_per_epoch=len(data.images) // recipe.batch_size)  # fmt: skip
     start = time.perf_counter()
     gan.fit(make_dataset(data, recipe.batch_size, seed=0), epochs=1, steps_per_epoch=steps, verbose=0)
     seconds = time.perf_counter() - start

@@ -116,7 +116,7 @@ def configurations(recipe: Recipe, seed: int, xla: bool = False, train_images: i
                 num_classes=10,
                 seed=seed,
                 jit_compile=xla or "auto",
-                total_steps=recipe.epochs * (train_images // recipe.batch_size),
+                steps_per_epoch=train_images // recipe.batch_size,
             ),
             recipe.batch_size,
             sample_gan,

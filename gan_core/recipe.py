@@ -38,6 +38,7 @@ class Recipe:
     spectral_norm: bool = False
     d_lr: float | None = None
     lr_final: float | None = None
+    lr_decay_epochs: int | None = None
     ema: float | None = 0.999
     r1_gamma: float | None = None
     r1_every: int = R1_EVERY
@@ -52,6 +53,7 @@ BEFORE_FIELD_EXISTED = {
     "spectral_norm": False,
     "d_lr": None,
     "lr_final": None,
+    "lr_decay_epochs": None,
     "r1_every": R1_EVERY,
 }
 
@@ -62,17 +64,19 @@ def recorded_recipe(record: dict) -> Recipe:
     return Recipe(**{**BEFORE_FIELD_EXISTED, **{name: value for name, value in record.items() if name in names}})
 
 
-def learning_rate(recipe: Recipe, initial: float, total_steps: int | None):
-    """`initial`, or with `recipe.lr_final` and a horizon a cosine decay from it to `initial × lr_final / lr`
-    over `total_steps`.
+def learning_rate(recipe: Recipe, initial: float, steps_per_epoch: int | None):
+    """`initial`, or with `recipe.lr_final` and a known epoch length a cosine decay from it to
+    `initial × lr_final / lr` over `lr_decay_epochs` (default: every epoch of the run).
 
-    Both networks decay by the same ratio, so a two-time-scale recipe keeps its ratio. After
-    `total_steps` (a finished run trained further) the rate stays at its final value; a model
-    built without a horizon (a benchmark of speed, a test) keeps the initial rate.
+    Both networks decay by the same ratio, so a two-time-scale recipe keeps its ratio. After the
+    decay (a shorter `lr_decay_epochs`, or a finished run trained further) the rate stays at its
+    final value; a model built without an epoch length (a benchmark of speed, a test) keeps the
+    initial rate.
     """
-    if recipe.lr_final is None or not total_steps:
+    if recipe.lr_final is None or not steps_per_epoch:
         return initial
-    return keras.optimizers.schedules.CosineDecay(initial, decay_steps=total_steps, alpha=recipe.lr_final / recipe.lr)
+    decay_steps = (recipe.lr_decay_epochs or recipe.epochs) * steps_per_epoch
+    return keras.optimizers.schedules.CosineDecay(initial, decay_steps=decay_steps, alpha=recipe.lr_final / recipe.lr)
 
 
 def build_gan(
@@ -81,12 +85,12 @@ def build_gan(
     num_classes: int | None = None,
     seed: int | None = None,
     jit_compile="auto",
-    total_steps: int | None = None,
+    steps_per_epoch: int | None = None,
 ) -> GAN:
     """A compiled `GAN` for images of `image_shape` (H, W, C), following `recipe`.
 
-    `total_steps` (epochs × steps per epoch) is the horizon of a decaying learning rate
-    (`recipe.lr_final`); a recipe without one ignores it.
+    `steps_per_epoch` sets the horizon of a decaying learning rate (`recipe.lr_final`); a
+    recipe without one ignores it.
 
     `jit_compile="auto"` is Keras' choice, XLA on accelerators only; `train.py` asks for XLA
     everywhere (`training.Options.xla`), measured faster on this project's 2-core CI machine.
@@ -105,9 +109,9 @@ def build_gan(
         augment=recipe.augment,
     )
     gan.compile(
-        g_optimizer=keras.optimizers.Adam(learning_rate(recipe, recipe.lr, total_steps), beta_1=recipe.beta_1),
+        g_optimizer=keras.optimizers.Adam(learning_rate(recipe, recipe.lr, steps_per_epoch), beta_1=recipe.beta_1),
         d_optimizer=keras.optimizers.Adam(
-            learning_rate(recipe, recipe.d_lr or recipe.lr, total_steps), beta_1=recipe.beta_1
+            learning_rate(recipe, recipe.d_lr or recipe.lr, steps_per_epoch), beta_1=recipe.beta_1
         ),
         loss=recipe.loss,
         r1_gamma=recipe.r1_gamma,

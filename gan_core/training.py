@@ -109,9 +109,7 @@ def _train(out, plan, options, log, data, flags, recipe, every, steps_per_epoch)
         gan = saved_model.load_gan(out)
         log(f"Training the finished model in {out} further: epochs {plan.initial_epoch + 1} … {recipe.epochs}")
     else:
-        gan = build_gan(
-            recipe, data.image_shape, data.num_classes, seed=flags["seed"], total_steps=recipe.epochs * steps_per_epoch
-        )
+        gan = build_gan(recipe, data.image_shape, data.num_classes, seed=flags["seed"], steps_per_epoch=steps_per_epoch)
         if plan.mode == "resume":
             log(f"Resuming the interrupted run in {out} after epoch {plan.initial_epoch} of {recipe.epochs}")
         run.drop_history_after(out, plan.initial_epoch)

@@ -2,6 +2,7 @@
 
     python tests/distributed.py N train [train.py flags]    # train.py on N devices
     python tests/distributed.py N step OUT.npz              # one- and N-device training steps, compared
+    python tests/distributed.py 1 host PORT ID OUT.npz      # JAX: one of two processes on 127.0.0.1 as two hosts
 
 The devices must exist before the backend starts: TensorFlow's CPU is split into N logical
 devices, JAX's host platform gets N devices (XLA_FLAGS).
@@ -92,7 +93,22 @@ def compare_steps(out):
     np.savez(out, **results)
 
 
+def train_as_host(port: str, process_id: int, out):
+    """Join a two-process JAX cluster on 127.0.0.1 (Keras' `initialize`), train STEPS steps data-parallel over
+    both processes' devices, each process feeding its own share of every batch, and save what it ended with."""
+    import jax
+
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    keras.distribution.initialize(f"127.0.0.1:{port}", 2, process_id)
+    devices = backend.devices()
+    weights, losses, holding = trained(devices, build().get_weights())
+    np.savez(out, weights=weights, d_loss=losses, devices=len(devices), holding=holding)
+
+
 if __name__ == "__main__":
     if sys.argv[2] == "train":
         sys.exit(train.main(sys.argv[3:]))
-    compare_steps(sys.argv[3])
+    if sys.argv[2] == "host":
+        train_as_host(sys.argv[3], int(sys.argv[4]), sys.argv[5])
+    else:
+        compare_steps(sys.argv[3])

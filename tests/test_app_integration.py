@@ -32,6 +32,7 @@ def pixels(path):
     return np.asarray(Image.open(path))
 
 
+@pytest.mark.backends  # the app on JAX too
 def test_every_endpoint_is_named_and_works(client):
     assert set(client.view_api(print_info=False, return_format="dict")["named_endpoints"]) == ENDPOINTS
     image, caption, exported, query, latent_file = client.predict(

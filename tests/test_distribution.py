@@ -13,7 +13,7 @@ import sys
 import keras
 import numpy as np
 import pytest
-from conftest import REPO, TINY_TRAIN_FLAGS
+from conftest import REPO, TINY_TRAIN_FLAGS, free_port
 from test_train_cli import history, run_train, start_and_stop_at_epoch
 
 import gan_core
@@ -67,6 +67,23 @@ def test_a_two_device_run_resumes_after_kill_9_and_does_each_epochs_work_once(id
     gan = saved_model.load_gan(run_dir)
     assert int(gan.g_optimizer.iterations) == int(gan.d_optimizer.iterations) == 40  # one update a step, not two
     assert gan_core.load(run_dir).metadata["training"]["steps"] == 40
+
+
+@pytest.mark.skipif(keras.backend.backend() != "jax", reason="TensorFlow's multi-worker strategy does not work with "
+                    "Keras 3 (keras-team/keras#20585)")  # fmt: skip
+def test_two_processes_train_as_two_hosts_and_end_with_the_same_weights(tmp_path):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(REPO)}
+    port = str(free_port())
+    hosts = [subprocess.Popen([sys.executable, "tests/distributed.py", "1", "host", port, str(index),
+                               str(tmp_path / f"{index}.npz")], cwd=REPO, env=env, stderr=subprocess.PIPE, text=True)
+             for index in (0, 1)]  # fmt: skip
+    for host in hosts:
+        _, stderr = host.communicate(timeout=300)
+        assert host.returncode == 0, stderr[-3000:]
+    first, second = np.load(tmp_path / "0.npz"), np.load(tmp_path / "1.npz")
+    assert int(first["devices"]) == 2 and int(first["holding"]) == 2  # one device each, one model over both
+    np.testing.assert_array_equal(first["weights"], second["weights"])
+    np.testing.assert_array_equal(first["d_loss"], second["d_loss"])
 
 
 @pytest.mark.parametrize(

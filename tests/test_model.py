@@ -323,8 +323,8 @@ def test_the_recipe_gives_the_discriminator_its_own_learning_rate_and_gan_keras_
 
 
 def test_a_decaying_recipe_anneals_both_rates_along_a_cosine_over_the_run_and_gan_keras_keeps_it(tmp_path):
-    recipe = Recipe(latent_dim=16, width=8, conditional=False, lr=4e-4, d_lr=8e-4, lr_final=4e-5)
-    gan = build_gan(recipe, (28, 28, 1), seed=6, total_steps=100)
+    recipe = Recipe(latent_dim=16, width=8, conditional=False, lr=4e-4, d_lr=8e-4, lr_final=4e-5, epochs=2)
+    gan = build_gan(recipe, (28, 28, 1), seed=6, steps_per_epoch=50)  # 2 epochs: 100 steps
 
     def rates(model, step):
         for optimizer in (model.g_optimizer, model.d_optimizer):
@@ -338,3 +338,13 @@ def test_a_decaying_recipe_anneals_both_rates_along_a_cosine_over_the_run_and_ga
     assert rates(build_gan(recipe, (28, 28, 1)), 50) == pytest.approx([4e-4, 8e-4])  # no horizon: constant
     gan.save(tmp_path / "gan.keras")
     assert rates(keras.saving.load_model(tmp_path / "gan.keras", safe_mode=True), 75) == pytest.approx(rates(gan, 75))
+
+
+def test_a_shorter_decay_reaches_the_final_rate_early_and_stays_there():
+    recipe = Recipe(latent_dim=16, width=8, conditional=False, lr=6e-4, lr_final=2e-4, lr_decay_epochs=2, epochs=10)
+    gan = build_gan(recipe, (28, 28, 1), seed=6, steps_per_epoch=50)
+    rates = []
+    for step in (0, 50, 100, 400):
+        gan.g_optimizer.iterations.assign(step)
+        rates.append(float(gan.g_optimizer.learning_rate))
+    assert rates == pytest.approx([6e-4, 4e-4, 2e-4, 2e-4])  # down the cosine in 2 of the 10 epochs, then level

@@ -18,8 +18,6 @@ from conftest import REPO, TINY_TRAIN_FLAGS, write_tiny_idx_dataset
 import train
 from gan_core import run
 
-pytestmark = pytest.mark.backends  # the model, training and saving on every backend
-
 # The os calls that change which files exist: every step of finishing is one of them.
 FILE_STEPS = ("rename", "replace", "unlink", "rmdir")
 FINISHED_RUN = [".lock", "history.csv", "model", "run.json", "samples"]

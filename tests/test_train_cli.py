@@ -19,9 +19,6 @@ from explorer.handlers import Explorer
 from explorer.inside import Inside
 from gan_core import metrics, training
 
-pytestmark = pytest.mark.backends  # the model, training and saving on every backend
-
-
 TRAIN = ("train.py",)
 
 
@@ -108,6 +105,7 @@ def test_help_explains_every_flag(capsys):
     assert mentioned <= flags, f"--help mentions flags train.py does not take: {sorted(mentioned - flags)}"
 
 
+@pytest.mark.backends
 def test_train_end_to_end_then_extend(idx_dir, tmp_path):
     run_dir = tmp_path / "run"
     args = ["--data-dir", idx_dir, "--epochs", "2", "--steps-per-epoch", "3", "--out", run_dir, *TINY_TRAIN_FLAGS]
