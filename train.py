@@ -125,8 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
     recipe.add_argument(
         "--lr-final",
         type=_bounded(float, "--lr-final", 0.0, 1.0),
-        help="decay the learning rates along a cosine to this value of --lr by the last epoch "
-        f"(--d-lr in the same ratio; default: {default.lr_final or 'no decay'})",
+        help="decay --lr along a cosine to this rate over --lr-decay-epochs, then keep it (--d-lr in the same "
+        f"ratio; equal to --lr: no decay; default: {default.lr_final or 'no decay'})",
     )
     recipe.add_argument(
         "--lr-decay-epochs",

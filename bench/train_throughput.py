@@ -101,7 +101,7 @@ def main():
     if args.variants is not None:
         return
     pipeline = pipeline_images_per_second(make_dataset(data, recipe.batch_size, seed=0), recipe.batch_size, 500)
-    print(f"{'input pipeline alone':<22} {'tf.data':<10} {recipe.batch_size:>5} {pipeline:>9.0f}")
+    print(f"{'input pipeline alone':<22} {'':<10} {recipe.batch_size:>5} {pipeline:>9.0f}")
 
 
 if __name__ == "__main__":

@@ -9,13 +9,13 @@ optimizers) go to the scope (Keras' own advice for several gradient steps in one
 by assigning the traced parameters in that scope.
 """
 
+import contextlib
+
 import jax
 import keras
 
 # Keras exports `StatelessScope` but not the accessor of the active one, which `minimize` needs.
 from keras.src.backend.common.stateless_scope import get_stateless_scope
-
-XLA_ACROSS_DEVICES = True  # JAX compiles every step with XLA, sharded or not
 
 
 def train_step(model, step, state, data):
@@ -97,15 +97,17 @@ def devices() -> list[str]:
     return [f"{device.platform}:{device.id}" for device in jax.devices()]
 
 
+def xla_across(names: list[str]) -> bool:
+    """True: JAX compiles every step with XLA, sharded or not."""
+    return True
+
+
 def data_parallel(names: list[str]):
     """A context in which a model built and trained shards each batch over the devices `names`
     (`keras.distribution.DataParallel`; variables are replicated, the step is one program)."""
+    if len(names) == 1:
+        return contextlib.nullcontext()
     return keras.distribution.DataParallel(devices=names).scope()
-
-
-def compile_inference(model):
-    """`model` in inference mode as one compiled function, for any batch size (weights as they are now)."""
-    return compile_function(lambda inputs: model(inputs, training=False))
 
 
 def compile_function(fn, xla: bool = False):
@@ -120,8 +122,3 @@ def value_and_gradient(fn, inputs):
     """`fn(inputs)` and ∂ sum(fn(inputs)) / ∂ inputs: with one value per example, each example's own gradient."""
     outputs, pullback = jax.vjp(fn, inputs)
     return outputs, pullback(jax.numpy.ones_like(outputs))[0]
-
-
-def input_gradients(fn, inputs):
-    """∂ sum(fn(inputs)) / ∂ inputs, itself differentiable (gradient penalties: WGAN-GP, R1)."""
-    return value_and_gradient(fn, inputs)[1]

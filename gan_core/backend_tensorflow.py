@@ -8,11 +8,6 @@ import contextlib
 
 import tensorflow as tf
 
-# XLA cannot compile a MirroredStrategy step on CPU devices (a replica's variable is read from another
-# device: tensorflow.org/xla/known_issues#tfvariable_on_a_different_device), so several devices train
-# in graph mode.
-XLA_ACROSS_DEVICES = False
-
 
 def train_step(model, step, data):
     """`step(data)`: TensorFlow's trainer calls `train_step(data)` and variables change in place."""
@@ -29,7 +24,7 @@ def minimize(loss_fn, variables, optimizer):
         loss, aux = loss_fn()
         # The optimizer sums the replicas' gradients: a mean over the replica's share of the batch,
         # divided by the number of replicas, gives the gradient of the mean over the whole batch.
-        scaled = loss / tf.distribute.get_strategy().num_replicas_in_sync
+        scaled = loss / replica()[1]
     gradients = tape.gradient(scaled, variables)
     optimizer.apply(gradients, variables)
     return loss, aux
@@ -49,20 +44,17 @@ def devices() -> list[str]:
     return [device.name for device in tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")]
 
 
+def xla_across(names: list[str]) -> bool:
+    """Whether XLA can compile one MirroredStrategy step over the devices `names`: not over CPU devices, where
+    a replica's variable is read from another device (tensorflow.org/xla/known_issues)."""
+    return len(names) == 1 or not any("CPU" in name.upper() for name in names)
+
+
 def data_parallel(names: list[str]):
     """A context in which a model built and trained replicates itself over the devices `names`."""
     if len(names) == 1:
         return contextlib.nullcontext()
     return tf.distribute.MirroredStrategy(names).scope()
-
-
-def compile_inference(model):
-    """`model` in inference mode as one compiled graph, for any batch size.
-
-    About 4× less overhead per call than `predict_on_batch` for the small
-    batches an interactive app asks for.
-    """
-    return compile_function(lambda inputs: model(inputs, training=False))
 
 
 def compile_function(fn, xla: bool = False):
@@ -76,9 +68,3 @@ def value_and_gradient(fn, inputs):
         tape.watch(inputs)
         outputs = fn(inputs)
     return outputs, tape.gradient(outputs, inputs)
-
-
-def input_gradients(fn, inputs):
-    """∂ sum(fn(inputs)) / ∂ inputs, recorded so that a loss built from it can itself be differentiated
-    (gradient penalties: WGAN-GP, R1)."""
-    return value_and_gradient(fn, inputs)[1]

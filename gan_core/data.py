@@ -10,7 +10,6 @@ machine with JAX alone, IDX data sets train from a numpy generator.
 
 import dataclasses
 import gzip
-import importlib.util
 import os
 import struct
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from gan_core import backend
 from gan_core.errors import DataError
 from gan_core.samples import to_unit_range
 
@@ -235,7 +235,7 @@ def make_dataset(data: ImageData, batch_size: int, seed: int | None = None):
         )
     # Scaled once, here, not in a tf.data map: Keras' ops inside tf.data work on the TensorFlow backend only.
     images = keras.ops.convert_to_numpy(to_unit_range(data.images))
-    if importlib.util.find_spec("tensorflow") is None:
+    if not backend.TENSORFLOW_INSTALLED:
         return _numpy_batches(images, data.labels, batch_size, seed)
     import tensorflow as tf
 

@@ -19,7 +19,8 @@ class BothOptimizers:
     from one compiled step to the next, so both optimizers' variables must be there; callbacks
     that change learning rates (`keras.callbacks.LearningRateScheduler`) find both in
     `optimizers`, and `iterations` counts training steps. It applies no gradients itself and is
-    not saved (each optimizer is saved under its own name).
+    not saved (each optimizer is saved under its own name). It is `built` because `GAN.compile`
+    builds both optimizers: Keras would otherwise build it on every trainable variable.
     """
 
     built = True
@@ -152,8 +153,10 @@ class GAN(keras.Model):
 
     def r1_penalty(self, real_images, labels=None):
         """R1 (Mescheder et al., 2018): (γ/2)·E[‖∇ₓ D(x)‖²] on real images keeps D smooth where the data is."""
+        # D in inference mode: it has no batch norm or dropout, and a spectral norm's power iteration would
+        # otherwise run a second time in the step (inside a traced branch, where JAX cannot keep its update).
         gradients = backend.input_gradients(
-            lambda x: self.discriminator(self._with_labels(x, labels), training=True), real_images
+            lambda x: self.discriminator(self._with_labels(x, labels), training=False), real_images
         )
         return 0.5 * self.r1_gamma * ops.mean(ops.sum(ops.square(gradients), axis=[1, 2, 3]))
 

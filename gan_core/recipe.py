@@ -75,6 +75,8 @@ def learning_rate(recipe: Recipe, initial: float, steps_per_epoch: int | None):
     """
     if recipe.lr_final is None or not steps_per_epoch:
         return initial
+    if recipe.lr_final > recipe.lr:
+        raise ValueError(f"lr_final ({recipe.lr_final}) must not be larger than lr ({recipe.lr}): the rate decays.")
     decay_steps = (recipe.lr_decay_epochs or recipe.epochs) * steps_per_epoch
     return keras.optimizers.schedules.CosineDecay(initial, decay_steps=decay_steps, alpha=recipe.lr_final / recipe.lr)
 

@@ -159,6 +159,12 @@ def resolve_flags(out: Path, given: dict, saved: dict | None) -> dict:
         raise UsageError(f"--data-dir {flags['data_dir']} is not a folder.", value=flags["data_dir"])
     if flags["dataset"] != "folder" and (flags["image_size"] not in (None, 28) or flags["channels"] not in (None, 1)):
         raise UsageError(f"{flags['dataset']} images are 28×28 grey: leave out --image-size and --channels.")
+    if flags["lr_final"] is not None and flags["lr_final"] > flags["lr"]:
+        raise UsageError(
+            f"--lr-final {flags['lr_final']} is larger than --lr {flags['lr']}: the rate decays towards --lr-final "
+            "(equal to --lr keeps it constant).",
+            value=flags["lr_final"],
+        )
     return flags
 
 

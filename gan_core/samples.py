@@ -14,8 +14,7 @@ from gan_core.latent import labels_for_seeds, latents_from_seeds
 
 
 def to_unit_range(images):
-    """uint8 pixels in [0, 255] → float32 in [−1, 1], what the networks see; an array or a tensor,
-    also inside a `tf.data` map."""
+    """uint8 pixels in [0, 255] → float32 in [−1, 1], what the networks see; an array or a tensor."""
     return keras.ops.cast(images, "float32") / 127.5 - 1.0
 
 

@@ -89,45 +89,44 @@ def train(out: Path, plan: run.Plan, options: Options, log: Callable[[str], None
             )
         log("The data has no labels: training an unconditional model.")
         flags["conditional"] = False
+    if plan.mode == "new" and flags["lr_final"] is not None and flags["lr_decay_epochs"] is None:
+        flags["lr_decay_epochs"] = flags["epochs"]  # the horizon stays put when the run is extended later
     recipe = Recipe(**{field.name: flags[field.name] for field in dataclasses.fields(Recipe)})
     steps_per_epoch = flags["steps_per_epoch"] or len(data.images) // recipe.batch_size
     devices = choose_devices(options.devices, recipe.batch_size)
     if len(devices) > 1:
         log(f"Data-parallel on {len(devices)} devices ({', '.join(devices)}): {recipe.batch_size // len(devices)} "
             "images of each batch on each")  # fmt: skip
-        if options.xla and not backend.XLA_ACROSS_DEVICES:
-            log(f"Without XLA: {keras.backend.backend()} cannot compile a step over several devices with it.")
+        if options.xla and not backend.xla_across(devices):
+            log(f"Without XLA: {keras.backend.backend()} cannot compile a step over these devices with it.")
             options = dataclasses.replace(options, xla=False)
-    with backend.data_parallel(devices):
-        return _train(out, plan, options, log, data, flags, recipe, every, steps_per_epoch)
 
-
-def _train(out, plan, options, log, data, flags, recipe, every, steps_per_epoch) -> Path:
-    """`train` from building the model on, inside the data-parallel context."""
-    keras.utils.set_random_seed(flags["seed"])
-    if plan.mode == "extend":
-        gan = saved_model.load_gan(out)
-        log(f"Training the finished model in {out} further: epochs {plan.initial_epoch + 1} … {recipe.epochs}")
-    else:
-        gan = build_gan(recipe, data.image_shape, data.num_classes, seed=flags["seed"], steps_per_epoch=steps_per_epoch)
-        if plan.mode == "resume":
-            log(f"Resuming the interrupted run in {out} after epoch {plan.initial_epoch} of {recipe.epochs}")
-        run.drop_history_after(out, plan.initial_epoch)
-    gan.jit_compile = options.xla
-
-    def model_metadata(epochs: int) -> dict:
-        return {
-            "dataset": data.name,
-            "class_names": list(data.class_names) if data.class_names else None,
-            "epochs": epochs,
-            "seed": flags["seed"],
-            "recipe": dataclasses.asdict(recipe),
-            "command": plan.command,
-            "versions": {"keras": keras.__version__, "backend": keras.backend.backend()},
-        }
-
-    measuring = _quality_callbacks(out, data, flags, every, options, model_metadata)  # may fail: before out is written
     with contextlib.ExitStack() as held:
+        held.enter_context(backend.data_parallel(devices))
+        keras.utils.set_random_seed(flags["seed"])
+        if plan.mode == "extend":
+            gan = saved_model.load_gan(out)
+            log(f"Training the finished model in {out} further: epochs {plan.initial_epoch + 1} … {recipe.epochs}")
+        else:
+            gan = build_gan(recipe, data.image_shape, data.num_classes, seed=flags["seed"],
+                            steps_per_epoch=steps_per_epoch)  # fmt: skip
+            if plan.mode == "resume":
+                log(f"Resuming the interrupted run in {out} after epoch {plan.initial_epoch} of {recipe.epochs}")
+            run.drop_history_after(out, plan.initial_epoch)
+        gan.jit_compile = options.xla
+
+        def model_metadata(epochs: int) -> dict:
+            return {
+                "dataset": data.name,
+                "class_names": list(data.class_names) if data.class_names else None,
+                "epochs": epochs,
+                "seed": flags["seed"],
+                "recipe": dataclasses.asdict(recipe),
+                "command": plan.command,
+                "versions": {"keras": keras.__version__, "backend": keras.backend.backend()},
+            }
+
+        measuring = _quality_callbacks(out, data, flags, every, options, model_metadata)  # fails before out is written
         if plan.mode == "new":
             out.mkdir(parents=True, exist_ok=True)
             held.enter_context(run.lock(out))

@@ -73,12 +73,14 @@ def devices_holding(variable) -> int:
 
 
 def replica_latents(devices):
-    """Each replica's latents for one step (TensorFlow; JAX draws the whole batch as one array)."""
+    """Each replica's latents for one step (TensorFlow; JAX draws the whole batch as one array), and the
+    latents one device draws for the whole batch from the same sampler state."""
     strategy = tf.distribute.MirroredStrategy(devices)
     with strategy.scope():
         gan = build(ema_decay=None)
     per_replica = strategy.run(tf.function(lambda: gan.sample_latents(BATCH // len(devices))))
-    return np.stack([value.numpy() for value in strategy.experimental_local_results(per_replica)])
+    replicas = np.stack([value.numpy() for value in strategy.experimental_local_results(per_replica)])
+    return replicas, keras.ops.convert_to_numpy(build(ema_decay=None).sample_latents(BATCH))
 
 
 def compare_steps(out):
@@ -89,13 +91,14 @@ def compare_steps(out):
     results = {"start": np.concatenate([np.ravel(w) for w in start]), "one": one, "many": many,
                "one_d_loss": one_loss, "many_d_loss": many_loss, "devices_holding": [one_on, many_on]}  # fmt: skip
     if keras.backend.backend() == "tensorflow":
-        results["replica_latents"] = replica_latents(devices)
+        results["replica_latents"], results["one_device_latents"] = replica_latents(devices)
     np.savez(out, **results)
 
 
 def train_as_host(port: str, process_id: int, out):
     """Join a two-process JAX cluster on 127.0.0.1 (Keras' `initialize`), train STEPS steps data-parallel over
-    both processes' devices, each process feeding its own share of every batch, and save what it ended with."""
+    both processes' devices (each process reads the same batches; Keras gives each its share), and save the
+    result."""
     import jax
 
     jax.config.update("jax_cpu_collectives_implementation", "gloo")

@@ -190,10 +190,8 @@ def test_pipeline_batches_in_range_with_labels_attached(idx_dir):
 
 def test_without_tensorflow_the_pipeline_is_a_numpy_generator_of_the_same_batches(idx_dir, monkeypatch):
     """With JAX alone (the GPU machines) training reads numpy batches: full, shuffled, each image once an epoch."""
-    find_spec = data.importlib.util.find_spec
-    monkeypatch.setattr(
-        data.importlib.util, "find_spec", lambda name: None if name == "tensorflow" else find_spec(name)
-    )
+    monkeypatch.setattr(data.backend, "TENSORFLOW_INSTALLED", False)
+
     loaded = data.load_idx_dataset("fashion-mnist", idx_dir, allow_download=False)
     batches = data.make_dataset(loaded, batch_size=8, seed=0)
     epoch = [next(batches) for _ in range(len(loaded.images) // 8)]

@@ -45,10 +45,11 @@ def test_a_two_device_step_equals_a_one_device_step_on_the_whole_batch(steps):
 
 
 @pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="replicas are TensorFlow's (JAX: one program)")
-def test_each_replica_draws_its_own_latents(steps):
+def test_each_replica_draws_its_own_slice_of_the_latents_one_device_would_draw(steps):
     first, second = steps["replica_latents"]
     assert first.shape == (8, 16)
     assert np.abs(first - second).min() > 0  # no latent is shared: not the same draw on both replicas
+    np.testing.assert_array_equal(np.concatenate([first, second]), steps["one_device_latents"])
 
 
 def test_a_two_device_run_resumes_after_kill_9_and_does_each_epochs_work_once(idx_dir, tmp_path):
@@ -71,7 +72,7 @@ def test_a_two_device_run_resumes_after_kill_9_and_does_each_epochs_work_once(id
 
 @pytest.mark.skipif(keras.backend.backend() != "jax", reason="TensorFlow's multi-worker strategy does not work with "
                     "Keras 3 (keras-team/keras#20585)")  # fmt: skip
-def test_two_processes_train_as_two_hosts_and_end_with_the_same_weights(tmp_path):
+def test_two_processes_train_as_two_hosts_as_one_device_would(steps, tmp_path):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(REPO)}
     port = str(free_port())
     hosts = [subprocess.Popen([sys.executable, "tests/distributed.py", "1", "host", port, str(index),
@@ -84,6 +85,8 @@ def test_two_processes_train_as_two_hosts_and_end_with_the_same_weights(tmp_path
     assert int(first["devices"]) == 2 and int(first["holding"]) == 2  # one device each, one model over both
     np.testing.assert_array_equal(first["weights"], second["weights"])
     np.testing.assert_array_equal(first["d_loss"], second["d_loss"])
+    # and the steps are those of one device on the same batches
+    np.testing.assert_allclose(first["weights"], steps["one"], rtol=0, atol=1e-5)
 
 
 @pytest.mark.parametrize(

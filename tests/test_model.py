@@ -323,7 +323,8 @@ def test_the_recipe_gives_the_discriminator_its_own_learning_rate_and_gan_keras_
 
 
 def test_a_decaying_recipe_anneals_both_rates_along_a_cosine_over_the_run_and_gan_keras_keeps_it(tmp_path):
-    recipe = Recipe(latent_dim=16, width=8, conditional=False, lr=4e-4, d_lr=8e-4, lr_final=4e-5, epochs=2)
+    recipe = Recipe(latent_dim=16, width=8, conditional=False, lr=4e-4, d_lr=8e-4, lr_final=4e-5, lr_decay_epochs=None,
+                    epochs=2)  # fmt: skip
     gan = build_gan(recipe, (28, 28, 1), seed=6, steps_per_epoch=50)  # 2 epochs: 100 steps
 
     def rates(model, step):
@@ -348,3 +349,15 @@ def test_a_shorter_decay_reaches_the_final_rate_early_and_stays_there():
         gan.g_optimizer.iterations.assign(step)
         rates.append(float(gan.g_optimizer.learning_rate))
     assert rates == pytest.approx([6e-4, 4e-4, 2e-4, 2e-4])  # down the cosine in 2 of the 10 epochs, then level
+
+
+def test_spectral_norm_with_lazy_r1_trains_through_fit():
+    """R1 runs D inside a traced branch (ops.cond): a spectral norm's power iteration must not update there."""
+    keras.utils.set_random_seed(3)
+    recipe = Recipe(latent_dim=16, width=8, spectral_norm=True, r1_gamma=1.0, r1_every=2)
+    gan = build_gan(recipe, (28, 28, 1), num_classes=3, seed=3, jit_compile=True)
+    d_before = weights(gan.discriminator)
+    data = tf.data.Dataset.from_tensors((real_batch(), np.arange(16, dtype="int32") % 3)).repeat()
+    history = gan.fit(data, epochs=1, steps_per_epoch=4, verbose=0).history
+    assert np.isfinite(history["d_loss"][0]) and int(gan.d_optimizer.iterations) == 4
+    assert changed(d_before, weights(gan.discriminator))

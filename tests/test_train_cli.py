@@ -69,6 +69,7 @@ def test_bad_flag_values_stop_with_one_line(argv, message, capsys):
         (["--data-dir", "/no/such/folder"], "--data-dir /no/such/folder is not a folder"),
         (["--image-size", "64"], "fashion-mnist images are 28×28 grey"),
         (["--resume"], "holds no run to resume"),
+        (["--lr", "1e-4", "--lr-final", "3e-4"], "--lr-final 0.0003 is larger than --lr 0.0001: the rate decays"),
     ],
 )
 def test_inconsistent_flags_stop_before_work(argv, message, tmp_path, capsys):
