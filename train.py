@@ -1,6 +1,6 @@
 """Train a GAN on Fashion-MNIST (default), MNIST or a folder of images.
 
-    python train.py                                  # default recipe, half an hour to an hour on 2 CPU cores
+    python train.py                                  # default recipe, about an hour on 2 CPU cores
     python train.py --epochs 5 --out runs/quick      # a shorter run
     python train.py --dataset folder --data-dir ~/faces --image-size 64
 

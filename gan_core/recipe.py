@@ -12,13 +12,9 @@ from gan_core.networks import build_discriminator, build_generator
 class Recipe:
     """The default recipe: what `python train.py` trains, each choice measured on 2 CPU cores.
 
-    DCGAN networks at width 64 with batch 128 and Adam (β1 = 0.5, the DCGAN paper's
-    stable setting) train about 920 images/s on the reference machine, 4.6× the keras.io
-    DCGAN. The learning rate starts at 6e-4 and falls along a cosine to 2e-4 by epoch 8,
-    then stays there: 6e-4 learns 3× faster early on but stalls at FD ≈ 11, 2e-4 is slow
-    but ends better, and the warm start gets both (bench/README.md, "A learning rate that
-    falls": FD 58.7 → 19.8 after 5 epochs; the bundled model's FD 7.84 → 7.80, its lowest
-    class recall 0.627 → 0.652). On labelled data both networks see the class (projection
+    DCGAN networks at width 64 with batch 128 and Adam (2e-4, β1 = 0.5, the DCGAN
+    paper's stable setting) train about 920 images/s on the reference machine, 4.6× the
+    keras.io DCGAN. On labelled data both networks see the class (projection
     discriminator), and samples come from an EMA of the generator's weights with
     batch-norm statistics of its own (bench/quality.py: FD 89.5 → 54.1 in 600 s).
 
@@ -34,15 +30,15 @@ class Recipe:
     latent_dim: int = 128
     width: int = 64
     batch_size: int = 128
-    lr: float = 6e-4
+    lr: float = 2e-4
     beta_1: float = 0.5
     loss: str = "nonsaturating"
     conditional: bool = True
     conditional_norm: bool = True
     spectral_norm: bool = False
     d_lr: float | None = None
-    lr_final: float | None = 2e-4
-    lr_decay_epochs: int | None = 8
+    lr_final: float | None = None
+    lr_decay_epochs: int | None = None
     ema: float | None = 0.999
     r1_gamma: float | None = None
     r1_every: int = R1_EVERY
