@@ -67,13 +67,6 @@ class _KerasIoGAN(keras.Model):
     def sample_latents(self, batch_size):
         return keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
 
-    def set_optimizers(self, g_optimizer, d_optimizer):
-        """One optimizer per network, built before training: JAX's trainer carries their variables from the start."""
-        self.g_optimizer, self.d_optimizer = g_optimizer, d_optimizer
-        g_optimizer.build(self.generator.trainable_variables)
-        d_optimizer.build(self.discriminator.trainable_variables)
-        self.optimizer = BothOptimizers(g_optimizer, d_optimizer)
-
     def train_step(self, *args):
         """The example's `play_round` as Keras' trainer on this backend calls it (see `gan_core.backend`)."""
         return backend.train_step(self, self.play_round, *args)
@@ -97,7 +90,7 @@ class KerasIoDCGAN(_KerasIoGAN):
 
     def compile(self, lr: float = KERAS_IO_DCGAN["lr"], **kwargs):
         super().compile(optimizer=None, **kwargs)
-        self.set_optimizers(keras.optimizers.Adam(lr), keras.optimizers.Adam(lr))
+        BothOptimizers.attach(self, keras.optimizers.Adam(lr), keras.optimizers.Adam(lr))
         self.loss_fn = keras.losses.BinaryCrossentropy(from_logits=True)
 
     def play_round(self, data):
@@ -160,8 +153,8 @@ class KerasIoWGANGP(_KerasIoGAN):
 
     def compile(self, lr: float = KERAS_IO_WGAN_GP["lr"], **kwargs):
         super().compile(optimizer=None, **kwargs)
-        self.set_optimizers(
-            keras.optimizers.Adam(lr, beta_1=0.5, beta_2=0.9), keras.optimizers.Adam(lr, beta_1=0.5, beta_2=0.9)
+        BothOptimizers.attach(
+            self, keras.optimizers.Adam(lr, beta_1=0.5, beta_2=0.9), keras.optimizers.Adam(lr, beta_1=0.5, beta_2=0.9)
         )
 
     def gradient_penalty(self, real_images, fake_images):

@@ -19,7 +19,7 @@ class BothOptimizers:
     from one compiled step to the next, so both optimizers' variables must be there; callbacks
     that change learning rates (`keras.callbacks.LearningRateScheduler`) find both in
     `optimizers`, and `iterations` counts training steps. It applies no gradients itself and is
-    not saved (each optimizer is saved under its own name). It is `built` because `GAN.compile`
+    not saved (each optimizer is saved under its own name). It is `built` because `attach`
     builds both optimizers: Keras would otherwise build it on every trainable variable.
     """
 
@@ -27,6 +27,19 @@ class BothOptimizers:
 
     def __init__(self, generator_optimizer, discriminator_optimizer):
         self.optimizers = [generator_optimizer, discriminator_optimizer]
+
+    @classmethod
+    def attach(cls, model, generator_optimizer, discriminator_optimizer) -> None:
+        """Give `model` (with `generator` and `discriminator` networks) one optimizer per network as
+        `g_optimizer` and `d_optimizer`, built now, and both as `model.optimizer`.
+
+        Built now because optimizer slots must exist before a checkpoint can be restored into them,
+        and JAX's trainer carries their variables from the first step.
+        """
+        model.g_optimizer, model.d_optimizer = generator_optimizer, discriminator_optimizer
+        generator_optimizer.build(model.generator.trainable_variables)
+        discriminator_optimizer.build(model.discriminator.trainable_variables)
+        model.optimizer = cls(generator_optimizer, discriminator_optimizer)
 
     @property
     def variables(self):
@@ -97,16 +110,11 @@ class GAN(keras.Model):
         """Set one optimizer per network, the GAN loss (see `gan_core.losses`) and, with
         `r1_gamma`, an R1 penalty on real images applied every `r1_every` D steps."""
         super().compile(optimizer=None, **kwargs)
-        self.g_optimizer = keras.optimizers.get(g_optimizer)
-        self.d_optimizer = keras.optimizers.get(d_optimizer)
-        self.optimizer = BothOptimizers(self.g_optimizer, self.d_optimizer)
+        BothOptimizers.attach(self, keras.optimizers.get(g_optimizer), keras.optimizers.get(d_optimizer))
         self.gan_loss = loss
         self.r1_gamma = r1_gamma
         self.r1_every = r1_every
         self.discriminator_loss, self.generator_loss = losses.get(loss)
-        # Optimizer slots must exist before a checkpoint can be restored into them.
-        self.g_optimizer.build(self.generator.trainable_variables)
-        self.d_optimizer.build(self.discriminator.trainable_variables)
 
     @property
     def metrics(self):
