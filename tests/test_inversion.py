@@ -38,6 +38,23 @@ def test_a_test_image_gets_a_reconstruction_of_its_class(inverter, fashion_mnist
     assert found.error < 4 * OWN_SAMPLE_ERROR
 
 
+def test_the_classifiers_belief_in_a_class_is_its_prior(inverter, fashion_mnist):
+    _, test = fashion_mnist
+    costs = inverter.candidate_classes(test.images[0])  # an ankle boot, beyond doubt
+    assert next(iter(costs)) == 9 and len(costs) == inversion.CANDIDATE_CLASSES
+    assert costs[9] < 1e-4 * inversion.CLASS_WEIGHT
+    ruled_out = -inversion.CLASS_WEIGHT * np.log(inversion.LEAST_PROBABILITY)
+    assert all(0.5 * ruled_out < cost <= ruled_out + 1e-9 for label, cost in costs.items() if label != 9)
+
+
+@pytest.mark.parametrize(("costs", "expected"), [({5: 0.0, 9: 1.0}, 5), ({5: 1.0, 9: 0.0}, 9)])
+def test_the_prior_ranks_the_starts_with_their_loss(inverter, monkeypatch, costs, expected):
+    sandal = inverter.generator.generate([205], labels=[5])[0]
+    monkeypatch.setattr(inverter, "candidate_classes", lambda target: costs)
+    # a cost far above any loss decides the class, even against the Sandal's own, exact latent
+    assert inverter(sandal).label == expected
+
+
 def test_a_black_on_white_drawing_is_negated_before_it_is_matched(inverter, fashion_mnist):
     _, test = fashion_mnist
     garment = test.images[2][..., 0]  # a pair of trousers: no other class looks like it (a pullover may be a shirt)
