@@ -126,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--lr-final",
         type=_bounded(float, "--lr-final", 0.0, 1.0),
         help="decay --lr along a cosine to this rate over --lr-decay-epochs, then keep it (--d-lr in the same "
-        f"ratio; equal to --lr: no decay; default: {default.lr_final or 'no decay'})",
+        f"ratio; equal to --lr: no decay; default: {default.lr_final}, or no decay when --lr is given alone)",
     )
     recipe.add_argument(
         "--lr-decay-epochs",

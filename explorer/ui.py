@@ -60,7 +60,7 @@ SHARE_JS = """(query) => { const url = new URL(window.location.href); url.search
 EXAMPLES = {
     "A sneaker": "seed=7&class=Sneaker",
     "A handbag": "seed=6&class=Bag",
-    "A heeled boot, darker (d3)": "seed=12&class=Ankle+boot&d3=2",
+    "A heeled boot, darker (d3)": "seed=12&class=Ankle+boot&d3=-3",
     "A typical dress (ψ 0.6)": "seed=21&class=Dress&psi=0.6",
 }
 

@@ -140,7 +140,8 @@ def plan(
 
 def resolve_flags(out: Path, given: dict, saved: dict | None) -> dict:
     """Effective flags: given ones, else the run's saved ones, else defaults; a given flag that
-    differs from the run's saved one is refused."""
+    differs from the run's saved one is refused. A new run given --lr alone keeps that rate
+    (the default decay from 6e-4 to --lr-final is the default rate's)."""
     fallback = {**DEFAULT_FLAGS, **(BEFORE_FIELD_EXISTED if saved is not None else {})}
     flags = {}
     for name in (*RUN_FLAGS, "epochs"):
@@ -153,6 +154,8 @@ def resolve_flags(out: Path, given: dict, saved: dict | None) -> dict:
                 value=value,
             )
         flags[name] = value if value is not None else (saved or DEFAULT_FLAGS).get(name, fallback.get(name))
+    if saved is None and given.get("lr") is not None and given.get("lr_final") is None:
+        flags["lr_final"] = None  # a rate the user chose is the rate they get, not the default's warm start
     if flags["dataset"] == "folder" and flags["data_dir"] is None:
         raise UsageError("--dataset folder needs --data-dir pointing at a folder of images.")
     if flags["data_dir"] is not None and not Path(flags["data_dir"]).is_dir():

@@ -132,3 +132,14 @@ def test_a_run_recorded_before_a_recipe_field_existed_resumes_with_the_behaviour
     assert {name: flags[name] for name in recipe.BEFORE_FIELD_EXISTED} == recipe.BEFORE_FIELD_EXISTED
     assert run.plan(tmp_path / "new", given()).flags["conditional_norm"] is recipe.Recipe().conditional_norm is True
     assert recipe.recorded_recipe({"width": 32}) == recipe.Recipe(width=32, **recipe.BEFORE_FIELD_EXISTED)
+
+
+def test_a_learning_rate_given_alone_is_kept_constant_and_with_lr_final_it_decays(tmp_path):
+    assert run.plan(tmp_path / "default", given()).flags["lr_final"] == recipe.Recipe().lr_final == 2e-4
+    alone = run.plan(tmp_path / "alone", given(lr=1e-4)).flags
+    assert (alone["lr"], alone["lr_final"]) == (1e-4, None)  # not refused for the default 2e-4 above it
+    both = run.plan(tmp_path / "both", given(lr=1e-4, lr_final=5e-5)).flags
+    assert (both["lr"], both["lr_final"]) == (1e-4, 5e-5)
+    write_run(tmp_path / "decaying", epochs=4)
+    write_backup(tmp_path / "decaying", 2)
+    assert run.plan(tmp_path / "decaying", given()).flags["lr_final"] == 2e-4  # resuming keeps the run's own
