@@ -9,10 +9,13 @@ produce augmented-looking images.
 
 A policy is a comma-separated list of transformation groups, e.g.
 "color,translation,cutout" (the paper's choice for small data sets). Images
-are NHWC in [−1, 1]; every image in a batch gets its own random draw.
+are NHWC in [−1, 1]; every image in a batch gets its own random draw, also across
+replicas (`backend.replica_share`).
 """
 
 from keras import ops, random
+
+from gan_core import backend
 
 POLICIES = ("color", "translation", "cutout")
 TRANSLATION_RATIO = 1 / 8
@@ -40,18 +43,25 @@ def diff_augment(images, policy: tuple[str, ...], seed):
     return images
 
 
-def _per_image(images, low, high, seed):
-    """One uniform draw per image, shaped to broadcast over H, W, C."""
-    return random.uniform((ops.shape(images)[0], 1, 1, 1), low, high, seed=seed)
+def _uniform_per_image(images, low, high, seed):
+    """One uniform draw per image, shaped to broadcast over H, W, C (with several replicas, this
+    replica's share of one draw for all of their images)."""
+    batch = ops.shape(images)[0]
+    return backend.replica_share(lambda count: random.uniform((count, 1, 1, 1), low, high, seed=seed), batch)
+
+
+def _integer_per_image(images, low, high, seed):
+    """One integer in [low, high) per image, drawn as `_uniform_per_image` draws."""
+    return backend.replica_share(lambda count: random.randint((count,), low, high, seed=seed), ops.shape(images)[0])
 
 
 def random_color(images, seed):
     """Random brightness (±0.5), saturation (×0…2) and contrast (×0.5…1.5)."""
-    images = images + _per_image(images, -0.5, 0.5, seed)
+    images = images + _uniform_per_image(images, -0.5, 0.5, seed)
     channel_mean = ops.mean(images, axis=3, keepdims=True)
-    images = (images - channel_mean) * _per_image(images, 0.0, 2.0, seed) + channel_mean
+    images = (images - channel_mean) * _uniform_per_image(images, 0.0, 2.0, seed) + channel_mean
     image_mean = ops.mean(images, axis=(1, 2, 3), keepdims=True)
-    return (images - image_mean) * _per_image(images, 0.5, 1.5, seed) + image_mean
+    return (images - image_mean) * _uniform_per_image(images, 0.5, 1.5, seed) + image_mean
 
 
 def _shift_matrices(shifts, size):
@@ -70,10 +80,10 @@ def translate(images, shifts_y, shifts_x):
 
 def random_translation(images, seed):
     """Shift each image by up to 1/8 of its size in each direction."""
-    batch, height, width = ops.shape(images)[0], ops.shape(images)[1], ops.shape(images)[2]
+    height, width = ops.shape(images)[1], ops.shape(images)[2]
     max_y, max_x = int(height * TRANSLATION_RATIO + 0.5), int(width * TRANSLATION_RATIO + 0.5)
-    shifts_y = random.randint((batch,), -max_y, max_y + 1, seed=seed)
-    shifts_x = random.randint((batch,), -max_x, max_x + 1, seed=seed)
+    shifts_y = _integer_per_image(images, -max_y, max_y + 1, seed)
+    shifts_x = _integer_per_image(images, -max_x, max_x + 1, seed)
     return translate(images, shifts_y, shifts_x)
 
 
@@ -90,10 +100,10 @@ def cutout(images, centers_y, centers_x, size_y, size_x):
 
 def random_cutout(images, seed):
     """Zero a random half-size square in each image (it may stick out of the image)."""
-    batch, height, width = ops.shape(images)[0], ops.shape(images)[1], ops.shape(images)[2]
+    height, width = ops.shape(images)[1], ops.shape(images)[2]
     size_y, size_x = int(height * CUTOUT_RATIO + 0.5), int(width * CUTOUT_RATIO + 0.5)
-    centers_y = random.randint((batch,), 0, height + (1 - size_y % 2), seed=seed)
-    centers_x = random.randint((batch,), 0, width + (1 - size_x % 2), seed=seed)
+    centers_y = _integer_per_image(images, 0, height + (1 - size_y % 2), seed)
+    centers_x = _integer_per_image(images, 0, width + (1 - size_x % 2), seed)
     return cutout(images, centers_y, centers_x, size_y, size_x)
 
 

@@ -75,6 +75,22 @@ def compile_inference(model):
     return compile_function(lambda inputs: model(inputs, training=False))
 
 
+def replica_share(draw, batch_size):
+    """`draw(n)`'s values for this replica's `batch_size` examples: its slice of one draw for the
+    batches of all replicas.
+
+    The seed generator is the same on every replica, so a draw of each replica's own would
+    repeat on every replica; the slices are also exactly what one device draws for the whole
+    batch. Outside a strategy (and on JAX, one program over the whole batch) it is `draw(batch_size)`.
+    """
+    index, replicas = replica()
+    if replicas == 1:
+        return draw(batch_size)
+    everyone = draw(batch_size * replicas)
+    rest = list(everyone.shape[1:])
+    return keras.ops.slice(everyone, [index * batch_size] + [0] * len(rest), [batch_size, *rest])
+
+
 def input_gradients(fn, inputs):
     """∂ sum(fn(inputs)) / ∂ inputs, itself differentiable (gradient penalties: WGAN-GP, R1)."""
     return value_and_gradient(fn, inputs)[1]
@@ -89,6 +105,7 @@ __all__ = [
     "input_gradients",
     "minimize",
     "replica",
+    "replica_share",
     "train_step",
     "value_and_gradient",
     "xla_across",

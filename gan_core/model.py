@@ -121,14 +121,10 @@ class GAN(keras.Model):
         return [self.d_loss_tracker, self.g_loss_tracker, self.d_real_tracker, self.d_fake_tracker]
 
     def sample_latents(self, batch_size):
-        """`batch_size` latents for this step. With several replicas, each takes its own slice of one
-        draw for the whole batch: the seed generator is the same on every replica, so a draw of
-        its own would give every replica the same latents."""
-        index, replicas = backend.replica()
-        if replicas == 1:
-            return keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
-        everyone = keras.random.normal((batch_size * replicas, self.latent_dim), seed=self.seed_generator)
-        return ops.slice(everyone, [index * batch_size, 0], [batch_size, self.latent_dim])
+        """`batch_size` latents for this step (with several replicas, this replica's share of one draw)."""
+        return backend.replica_share(
+            lambda count: keras.random.normal((count, self.latent_dim), seed=self.seed_generator), batch_size
+        )
 
     def _with_labels(self, inputs, labels):
         if not self.num_classes:

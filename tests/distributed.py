@@ -26,9 +26,11 @@ else:
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from keras import ops  # noqa: E402
 
 import train  # noqa: E402
 from gan_core import GAN, backend  # noqa: E402
+from gan_core.augment import POLICIES, diff_augment  # noqa: E402
 from gan_core.networks import build_discriminator  # noqa: E402
 
 BATCH, LATENT, CLASSES, STEPS = 16, 16, 10, 3
@@ -72,15 +74,25 @@ def devices_holding(variable) -> int:
     return len(getattr(variable.value, "values", [variable.value]))
 
 
-def replica_latents(devices):
-    """Each replica's latents for one step (TensorFlow; JAX draws the whole batch as one array), and the
-    latents one device draws for the whole batch from the same sampler state."""
+def replica_draws(devices):
+    """Each replica's latents, and its DiffAugment of the same images, for one step (TensorFlow; JAX draws for
+    the whole batch as one array), and what one device draws for the replicas' batches side by side."""
+    share = np.random.default_rng(1).uniform(-1, 1, (BATCH // len(devices), 28, 28, 1)).astype("float32")
+
+    def draws(gan, images):
+        return gan.sample_latents(ops.shape(images)[0]), diff_augment(images, POLICIES, gan.seed_generator)
+
     strategy = tf.distribute.MirroredStrategy(devices)
     with strategy.scope():
         gan = build(ema_decay=None)
-    per_replica = strategy.run(tf.function(lambda: gan.sample_latents(BATCH // len(devices))))
-    replicas = np.stack([value.numpy() for value in strategy.experimental_local_results(per_replica)])
-    return replicas, keras.ops.convert_to_numpy(build(ema_decay=None).sample_latents(BATCH))
+    per_replica = strategy.run(tf.function(lambda: draws(gan, share)))
+    replicas = [
+        np.stack([value.numpy() for value in strategy.experimental_local_results(part)]) for part in per_replica
+    ]
+    one_device = draws(build(ema_decay=None), np.concatenate([share] * len(devices)))
+    return {"replica_latents": replicas[0], "one_device_latents": ops.convert_to_numpy(one_device[0]),
+            "replica_augmented": replicas[1], "one_device_augmented": ops.convert_to_numpy(one_device[1]),
+            "share": share}  # fmt: skip
 
 
 def compare_steps(out):
@@ -91,7 +103,7 @@ def compare_steps(out):
     results = {"start": np.concatenate([np.ravel(w) for w in start]), "one": one, "many": many,
                "one_d_loss": one_loss, "many_d_loss": many_loss, "devices_holding": [one_on, many_on]}  # fmt: skip
     if keras.backend.backend() == "tensorflow":
-        results["replica_latents"], results["one_device_latents"] = replica_latents(devices)
+        results.update(replica_draws(devices))
     np.savez(out, **results)
 
 

@@ -52,6 +52,15 @@ def test_each_replica_draws_its_own_slice_of_the_latents_one_device_would_draw(s
     np.testing.assert_array_equal(np.concatenate([first, second]), steps["one_device_latents"])
 
 
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="replicas are TensorFlow's (JAX: one program)")
+def test_each_replica_augments_with_its_own_slice_of_one_draw(steps):
+    first, second = steps["replica_augmented"]  # both replicas augmented the same 8 images
+    assert first.shape == steps["share"].shape == (8, 28, 28, 1)
+    assert np.abs(first - steps["share"]).max(axis=(1, 2, 3)).min() > 0.1  # every image was augmented
+    assert np.abs(first - second).max(axis=(1, 2, 3)).min() > 0.1  # and no two replicas' draws are the same
+    np.testing.assert_allclose(np.concatenate([first, second]), steps["one_device_augmented"], rtol=0, atol=1e-5)
+
+
 def test_a_two_device_run_resumes_after_kill_9_and_does_each_epochs_work_once(idx_dir, tmp_path):
     run_dir = tmp_path / "run"
     args = ["--data-dir", idx_dir, "--epochs", "4", "--steps-per-epoch", "10", "--devices", "2",
