@@ -5,7 +5,10 @@
     python train.py --dataset folder --data-dir ~/faces --image-size 64
 
 The run folder (--out) is laid out as gan_core/run.py describes. Interrupted
-runs resume when started again with the same --out.
+runs resume when started again with the same --out. On JAX, several processes
+(hosts) train one run when Keras' launch variables name them
+(KERAS_DISTRIBUTION_JOB_ADDRESSES, _NUM_PROCESSES, _PROCESS_ID): start the same
+command on each, with --devices all and an --out they share.
 """
 
 import argparse
@@ -18,7 +21,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from gan_core import hub, metadata, metrics, run, training
+from gan_core import backend, hub, metadata, metrics, run, training
 from gan_core.augment import POLICIES, parse_policy
 from gan_core.data import DATASETS
 from gan_core.errors import GanCoreError, UsageError
@@ -236,7 +239,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else [str(arg) for arg in argv]
     args = build_parser().parse_args(argv)
-    if args.out is None:
+    out_given = args.out is not None
+    if not out_given:
         args.out = Path("runs") / f"{args.dataset or 'fashion-mnist'}-{time.strftime('%Y%m%d-%H%M%S')}"
     given = {name: getattr(args, name) for name in (*run.RUN_FLAGS, "epochs")}
     options = training.Options(
@@ -249,21 +253,31 @@ def main(argv=None) -> int:
         devices=args.devices,
     )
     try:
-        if (args.hub_private or args.hub_revision) and not args.push_to_hub:
-            raise UsageError("--hub-private and --hub-revision need --push-to-hub REPO_ID.")
-        if args.push_to_hub:
-            hub.check_can_push(args.push_to_hub)
+        if backend.processes_asked() > 1 and not out_given:
+            raise UsageError("Several processes train one run: give each the same --out, on a file system they share.")
+        processes = backend.join_processes()
         with contextlib.ExitStack() as held:
-            if (args.out / run.RUN_JSON).exists():
-                held.enter_context(run.lock(args.out))
-            plan = run.plan(args.out, given, resume=args.resume, command=shlex.join(["python", "train.py", *argv]))
-            model_dir = training.train(args.out, plan, options)
+
+            def plan_here() -> run.Plan:
+                if (args.hub_private or args.hub_revision) and not args.push_to_hub:
+                    raise UsageError("--hub-private and --hub-revision need --push-to-hub REPO_ID.")
+                if args.push_to_hub:
+                    hub.check_can_push(args.push_to_hub)
+                if (args.out / run.RUN_JSON).exists():
+                    held.enter_context(run.lock(args.out))
+                return run.plan(args.out, given, resume=args.resume, command=shlex.join(["python", "train.py", *argv]))
+
+            plan = run.shared_plan(processes, plan_here)
+            model_dir = training.train(args.out, plan, options, processes=processes)
     except GanCoreError as error:
         print(f"train.py: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"\nInterrupted. Resume with: python train.py --out {args.out}", file=sys.stderr)
         return 130
+    if processes.index:
+        print(f"Process {processes.index} of {processes.count} is done: process 0 saved the model to {model_dir}")
+        return 0
     print(f"Saved the model to {model_dir}")
     return publish(model_dir, args) if args.push_to_hub else 0
 

@@ -1,4 +1,4 @@
-"""The backend-specific part of gan_core: gradient steps, the training step's state and compiled functions.
+"""The backend-specific part of gan_core: gradient steps, step state, compiled functions, devices, processes.
 
 Everything else is written with `keras.ops`; only `backend_tensorflow` and `backend_jax`
 know how their backend records a forward pass, differentiates it and compiles a function,
@@ -7,9 +7,11 @@ imported before anything else in gan_core, so it is also where TensorFlow starts
 """
 
 import contextlib
+import dataclasses
 import importlib
 import importlib.util
 import os
+from collections.abc import Callable
 
 
 @contextlib.contextmanager
@@ -47,6 +49,9 @@ if TENSORFLOW_INSTALLED:
         tf.config.list_logical_devices()  # the device probe, while its noise is dropped
 
 import keras  # noqa: E402  (after TensorFlow, whose start-up noise Keras would otherwise set off)
+import numpy as np  # noqa: E402
+
+from gan_core.errors import UsageError  # noqa: E402
 
 BACKENDS = {"tensorflow": "gan_core.backend_tensorflow", "jax": "gan_core.backend_jax"}
 if keras.backend.backend() not in BACKENDS:
@@ -55,6 +60,22 @@ if keras.backend.backend() not in BACKENDS:
         "set KERAS_BACKEND=tensorflow or KERAS_BACKEND=jax."
     )
 _functions = importlib.import_module(BACKENDS[keras.backend.backend()])
+# Keras' launch variable for training over several processes (`keras.distribution.initialize` reads it).
+PROCESSES_VARIABLE = "KERAS_DISTRIBUTION_NUM_PROCESSES"
+
+
+@dataclasses.dataclass(frozen=True)
+class Processes:
+    """The processes training one model together: this one's `index` (process 0 writes the run
+    folder) of `count`, and `share`, which gives every process process 0's bytes."""
+
+    index: int = 0
+    count: int = 1
+    share: Callable[[bytes], bytes] = lambda payload: payload
+
+
+ONE_PROCESS = Processes()
+_joined = ONE_PROCESS
 
 compile_function = _functions.compile_function
 data_parallel = _functions.data_parallel
@@ -64,6 +85,42 @@ replica = _functions.replica
 train_step = _functions.train_step
 value_and_gradient = _functions.value_and_gradient
 xla_across = _functions.xla_across
+
+
+def processes_asked() -> int:
+    """The number of processes Keras' launch variable asks for (1 without it)."""
+    asked = os.environ.get(PROCESSES_VARIABLE, "1")
+    if not asked.isdigit() or int(asked) < 1:
+        raise UsageError(f"{PROCESSES_VARIABLE}={asked!r}: expected a number of processes (1, 2, …).", value=asked)
+    return int(asked)
+
+
+def join_processes() -> Processes:
+    """Join the processes that Keras' launch variables name (KERAS_DISTRIBUTION_JOB_ADDRESSES,
+    KERAS_DISTRIBUTION_NUM_PROCESSES, KERAS_DISTRIBUTION_PROCESS_ID: `keras.distribution.initialize`),
+    before anything runs on a device; one process without them. Every process must call it."""
+    global _joined
+    if processes_asked() > 1:
+        _joined = Processes(*_functions.join_processes())
+    return _joined
+
+
+def predict(model, inputs, batch_size: int):
+    """`model.predict(inputs)` (numpy), also over several processes, where Keras' `predict` cannot
+    fetch outputs that lie on other processes' devices: there the model is called batch by batch."""
+    if _joined.count == 1:
+        return model.predict(inputs, batch_size=batch_size, verbose=0)
+    count = len(keras.tree.flatten(inputs)[0])
+    parts = [
+        model(
+            keras.tree.map_structure(lambda array, start=start: array[start : start + batch_size], inputs),
+            training=False,
+        )
+        for start in range(0, count, batch_size)
+    ]
+    return keras.tree.map_structure(
+        lambda *outputs: np.concatenate([keras.ops.convert_to_numpy(out) for out in outputs]), *parts
+    )
 
 
 def compile_inference(model):
@@ -97,13 +154,19 @@ def input_gradients(fn, inputs):
 
 
 __all__ = [
+    "ONE_PROCESS",
+    "PROCESSES_VARIABLE",
     "TENSORFLOW_INSTALLED",
+    "Processes",
     "compile_function",
     "compile_inference",
     "data_parallel",
     "devices",
     "input_gradients",
+    "join_processes",
     "minimize",
+    "predict",
+    "processes_asked",
     "replica",
     "replica_share",
     "train_step",

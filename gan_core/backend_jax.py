@@ -10,12 +10,17 @@ by assigning the traced parameters in that scope.
 """
 
 import contextlib
+from collections.abc import Callable
 
 import jax
 import keras
+import numpy as np
+from jax.experimental import multihost_utils
 
 # Keras exports `StatelessScope` but not the accessor of the active one, which `minimize` needs.
 from keras.src.backend.common.stateless_scope import get_stateless_scope
+
+from gan_core.errors import UsageError
 
 
 def train_step(model, step, state, data):
@@ -122,3 +127,25 @@ def value_and_gradient(fn, inputs):
     """`fn(inputs)` and ∂ sum(fn(inputs)) / ∂ inputs: with one value per example, each example's own gradient."""
     outputs, pullback = jax.vjp(fn, inputs)
     return outputs, pullback(jax.numpy.ones_like(outputs))[0]
+
+
+def join_processes() -> tuple[int, int, Callable[[bytes], bytes]]:
+    """`keras.distribution.initialize` from Keras' launch variables, once; (index, count, share).
+
+    CPUs exchange gradients over gloo (JAX's default CPU collectives are single-process).
+    """
+    if not jax.distributed.is_initialized():
+        jax.config.update("jax_cpu_collectives_implementation", "gloo")
+        try:
+            keras.distribution.initialize()
+        except (ValueError, TypeError, RuntimeError) as error:
+            raise UsageError(f"Cannot join the processes that Keras' KERAS_DISTRIBUTION_* variables name: {error}",
+                             value=str(error)) from None  # fmt: skip
+    return jax.process_index(), jax.process_count(), _share_from_first
+
+
+def _share_from_first(payload: bytes) -> bytes:
+    """Process 0's `payload` on every process (the others' own are ignored)."""
+    size = int(multihost_utils.broadcast_one_to_all(np.int32(len(payload))))
+    buffer = np.frombuffer(payload, "uint8") if jax.process_index() == 0 else np.zeros(size, "uint8")
+    return np.asarray(multihost_utils.broadcast_one_to_all(buffer)).tobytes()

@@ -8,6 +8,8 @@ import contextlib
 
 import tensorflow as tf
 
+from gan_core.errors import UsageError
+
 
 def train_step(model, step, data):
     """`step(data)`: TensorFlow's trainer calls `train_step(data)` and variables change in place."""
@@ -68,3 +70,11 @@ def value_and_gradient(fn, inputs):
         tape.watch(inputs)
         outputs = fn(inputs)
     return outputs, tape.gradient(outputs, inputs)
+
+
+def join_processes():
+    """Refused: TensorFlow's multi-worker strategy does not work with Keras 3 (keras-team/keras#20585)."""
+    raise UsageError(
+        "Training over several processes needs KERAS_BACKEND=jax: TensorFlow's MultiWorkerMirroredStrategy "
+        "does not work with Keras 3 (github.com/keras-team/keras/issues/20585)."
+    )

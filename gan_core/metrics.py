@@ -60,7 +60,7 @@ def load_classifier(weights: Path = CLASSIFIER_WEIGHTS) -> keras.Model:
 
 def embed(classifier: keras.Model, images: np.ndarray, batch_size: int = 500) -> tuple[np.ndarray, np.ndarray]:
     """uint8 NHWC images → (features as float64, class probabilities)."""
-    features, logits = classifier.predict(to_unit_range(images), batch_size=batch_size, verbose=0)
+    features, logits = backend.predict(classifier, to_unit_range(images), batch_size)
     return features.astype("float64"), keras.ops.convert_to_numpy(keras.ops.softmax(logits))
 
 

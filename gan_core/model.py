@@ -262,7 +262,7 @@ class GAN(keras.Model):
         """
         latents = resolve_latents(seeds, latents, self.latent_dim)
         return generate_images(
-            lambda inputs: self.sampling_generator.predict(inputs, batch_size=256, verbose=0),
+            lambda inputs: backend.predict(self.sampling_generator, inputs, batch_size=256),
             latents,
             labels,
             self.num_classes,

@@ -30,12 +30,14 @@ import fcntl
 import json
 import shutil
 import sys
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import h5py
 
 from gan_core import saved_model, timeline
+from gan_core.backend import Processes
 from gan_core.errors import GanCoreError, RunFolderError, UsageError
 from gan_core.recipe import BEFORE_FIELD_EXISTED, Recipe
 
@@ -136,6 +138,44 @@ def plan(
         raise UsageError(f"--resume: {out} already has {done} epochs; pass --epochs larger than {done}.",
                          value=flags["epochs"])  # fmt: skip
     return Plan("extend", flags, done, command)
+
+
+def shared_plan(processes: Processes, plan_here: Callable[[], Plan]) -> Plan:
+    """Process 0's plan on every process: it alone reads (and repairs) the run folder and decides.
+
+    The others would see the folder while process 0 repairs and starts it; a refusal is shared
+    too, so no process waits for a run that will not start.
+    """
+    if processes.count == 1:
+        return plan_here()
+    if processes.index == 0:
+        try:
+            planned = plan_here()
+        except Exception as error:
+            processes.share(json.dumps({"refused": str(error)}).encode())
+            raise
+        processes.share(json.dumps(dataclasses.asdict(planned), default=str).encode())
+        return planned
+    shared = json.loads(processes.share(b""))
+    if "refused" in shared:
+        raise UsageError(f"process 0 refused the run: {shared['refused']}", value=shared["refused"])
+    return Plan(**shared)
+
+
+@contextlib.contextmanager
+def process_copy(out: Path, plan: Plan, processes: Processes) -> Iterator[Path]:
+    """The folder this process trains in: `out` for process 0, which writes the run; for the others a
+    temporary copy of the run as process 0 found it (its backup to resume from, its model to extend),
+    deleted afterwards. Every process trains the same steps and runs the same callbacks; only the
+    run folder's writes are process 0's alone."""
+    if processes.index == 0:
+        yield out
+        return
+    with tempfile.TemporaryDirectory(prefix=f"gan-process-{processes.index}-") as scratch:
+        folder = Path(scratch) / out.name
+        if plan.mode != "new":  # process 0 writes nothing in it before every process trains its first step
+            shutil.copytree(out, folder, ignore=shutil.ignore_patterns(LOCK_FILE, SAMPLES_DIR))
+        yield folder
 
 
 def resolve_flags(out: Path, given: dict, saved: dict | None) -> dict:

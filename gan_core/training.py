@@ -52,13 +52,20 @@ def fd_every(options: Options, dataset: str) -> int:
     return options.fd_every
 
 
-def choose_devices(devices: str, batch_size: int) -> list[str]:
-    """The devices `devices` asks for ("all", or the first N of `backend.devices()`), checked against the batch."""
+def choose_devices(devices: str, batch_size: int, processes: backend.Processes = backend.ONE_PROCESS) -> list[str]:
+    """The devices `devices` asks for ("all", or the first N of `backend.devices()`), checked against the batch;
+    over several processes, every process's devices."""
     available = backend.devices()
     count = len(available) if devices == "all" else int(devices)
     if not 1 <= count <= len(available):
         raise UsageError(
             f"--devices {devices}: this machine has {len(available)} ({', '.join(available)}).", value=devices
+        )
+    if processes.count > 1 and count < len(available):
+        raise UsageError(
+            f"--devices {devices}: {processes.count} processes train on every device they have together "
+            f"({len(available)}); pass --devices all.",
+            value=devices,
         )
     if batch_size % count:
         raise UsageError(
@@ -68,13 +75,23 @@ def choose_devices(devices: str, batch_size: int) -> list[str]:
     return available[:count]
 
 
-def train(out: Path, plan: run.Plan, options: Options, log: Callable[[str], None] = print) -> Path:
+def train(
+    out: Path,
+    plan: run.Plan,
+    options: Options,
+    log: Callable[[str], None] = print,
+    processes: backend.Processes = backend.ONE_PROCESS,
+) -> Path:
     """Train the planned run in `out` and save its finished model in `out/model`; return that folder.
 
     For a "new" run, `out` is locked here, once everything that can fail before training has
-    been checked; an existing run must already be locked by the caller (`run.lock`).
+    been checked; an existing run must already be locked by the caller (`run.lock`). Over several
+    `processes` (`backend.join_processes`), each calls this with the same plan (`run.shared_plan`)
+    and only process 0 writes `out` (`run.process_copy`).
     """
     out = Path(out)
+    if processes.count > 1 and not backend.TENSORFLOW_INSTALLED:
+        raise UsageError("Training over several processes reads the data with tf.data: install tensorflow.")
     flags = dict(plan.flags)
     every = fd_every(options, flags["dataset"])
     data = load_data(flags["dataset"], flags["data_dir"], flags["image_size"], flags["channels"],
@@ -93,7 +110,7 @@ def train(out: Path, plan: run.Plan, options: Options, log: Callable[[str], None
         flags["lr_decay_epochs"] = flags["epochs"]  # the horizon stays put when the run is extended later
     recipe = Recipe(**{field.name: flags[field.name] for field in dataclasses.fields(Recipe)})
     steps_per_epoch = flags["steps_per_epoch"] or len(data.images) // recipe.batch_size
-    devices = choose_devices(options.devices, recipe.batch_size)
+    devices = choose_devices(options.devices, recipe.batch_size, processes)
     if len(devices) > 1:
         log(f"Data-parallel on {len(devices)} devices ({', '.join(devices)}): {recipe.batch_size // len(devices)} "
             "images of each batch on each")  # fmt: skip
@@ -102,17 +119,20 @@ def train(out: Path, plan: run.Plan, options: Options, log: Callable[[str], None
             options = dataclasses.replace(options, xla=False)
 
     with contextlib.ExitStack() as held:
+        folder = held.enter_context(run.process_copy(out, plan, processes))
+        if processes.index:
+            log(f"Process {processes.index} of {processes.count}: process 0 writes {out}; this one trains beside it")
         held.enter_context(backend.data_parallel(devices))
         keras.utils.set_random_seed(flags["seed"])
         if plan.mode == "extend":
-            gan = saved_model.load_gan(out)
+            gan = saved_model.load_gan(folder)
             log(f"Training the finished model in {out} further: epochs {plan.initial_epoch + 1} … {recipe.epochs}")
         else:
             gan = build_gan(recipe, data.image_shape, data.num_classes, seed=flags["seed"],
                             steps_per_epoch=steps_per_epoch)  # fmt: skip
             if plan.mode == "resume":
                 log(f"Resuming the interrupted run in {out} after epoch {plan.initial_epoch} of {recipe.epochs}")
-            run.drop_history_after(out, plan.initial_epoch)
+            run.drop_history_after(folder, plan.initial_epoch)
         gan.jit_compile = options.xla
 
         def model_metadata(epochs: int) -> dict:
@@ -126,11 +146,11 @@ def train(out: Path, plan: run.Plan, options: Options, log: Callable[[str], None
                 "versions": {"keras": keras.__version__, "backend": keras.backend.backend()},
             }
 
-        measuring = _quality_callbacks(out, data, flags, every, options, model_metadata)  # fails before out is written
+        measuring = _quality_callbacks(folder, data, flags, every, options, model_metadata)  # fails before writing
         if plan.mode == "new":
-            out.mkdir(parents=True, exist_ok=True)
-            held.enter_context(run.lock(out))
-            run.start(out, dataclasses.replace(plan, flags=flags))  # with what the data decided
+            folder.mkdir(parents=True, exist_ok=True)
+            held.enter_context(run.lock(folder))
+            run.start(folder, dataclasses.replace(plan, flags=flags))  # with what the data decided
         log(f"Run folder: {out}  (after an interruption, resume with: python train.py --out {out})")
         gan.fit(
             make_dataset(data, recipe.batch_size, seed=flags["seed"]),
@@ -138,18 +158,22 @@ def train(out: Path, plan: run.Plan, options: Options, log: Callable[[str], None
             initial_epoch=plan.initial_epoch,
             steps_per_epoch=steps_per_epoch,
             shuffle=False,
-            verbose=1 if sys.stdout.isatty() else 2,  # a progress bar on a terminal, one line per epoch in a log
+            # a progress bar on a terminal, one line per epoch in a log, and nothing from a second process
+            verbose=0 if processes.index else 1 if sys.stdout.isatty() else 2,
             callbacks=[
                 EpochTimer(recipe.batch_size),
-                SampleGrid(out / run.SAMPLES_DIR),
+                SampleGrid(folder / run.SAMPLES_DIR),
                 *measuring,
-                HistoryCSV(out / run.HISTORY_CSV),
+                HistoryCSV(folder / run.HISTORY_CSV),
                 # Last, so a crash after it leaves at most a history row that resuming drops.
-                keras.callbacks.BackupAndRestore(out / run.BACKUP_DIR, double_checkpoint=True, delete_checkpoint=False),
+                keras.callbacks.BackupAndRestore(
+                    folder / run.BACKUP_DIR, double_checkpoint=True, delete_checkpoint=False
+                ),
             ],
         )
-        summary = run.training_summary(out, steps_per_epoch, recipe.batch_size)
-        return run.finish(gan, out, {**model_metadata(recipe.epochs), "training": summary})
+        summary = run.training_summary(folder, steps_per_epoch, recipe.batch_size)
+        model_dir = run.finish(gan, folder, {**model_metadata(recipe.epochs), "training": summary})
+        return out / model_dir.relative_to(folder)
 
 
 def _quality_callbacks(out: Path, data: ImageData, flags: dict, every: int, options: Options, model_metadata):

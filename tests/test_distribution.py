@@ -6,9 +6,13 @@ device count).
 """
 
 import os
+import re
+import shlex
 import signal
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -96,6 +100,87 @@ def test_two_processes_train_as_two_hosts_as_one_device_would(steps, tmp_path):
     np.testing.assert_array_equal(first["d_loss"], second["d_loss"])
     # and the steps are those of one device on the same batches
     np.testing.assert_allclose(first["weights"], steps["one"], rtol=0, atol=1e-5)
+
+
+def readme_launch(run_dir: Path) -> list[tuple[dict, list[str]]]:
+    """The README's commands for two machines, on 127.0.0.1: each process's environment and train.py flags."""
+    (code,) = [code for code in re.findall(r"```bash\n(.*?)\n```", (REPO / "README.md").read_text(), flags=re.DOTALL)
+               if "KERAS_DISTRIBUTION_PROCESS_ID" in code]  # fmt: skip
+    code = code.replace("10.0.0.1:1234", f"127.0.0.1:{free_port()}").replace("/shared/runs/two-hosts", str(run_dir))
+    export, *commands = code.splitlines()
+    shared = dict(word.split("=", 1) for word in shlex.split(export)[1:])
+    launches = []
+    for command in commands:
+        words = shlex.split(command, comments=True)
+        assert words[words.index("python") :][:2] == ["python", "train.py"]
+        launches.append(({**shared, **dict(word.split("=", 1) for word in words[: words.index("python")])},
+                         words[words.index("train.py") + 1 :]))  # fmt: skip
+    return launches
+
+
+def train_in_processes(run_dir: Path, *args) -> list[subprocess.CompletedProcess]:
+    """The README's two-process `python train.py` commands with `args` added, each process on one CPU device."""
+    started = [subprocess.Popen([sys.executable, "train.py", *flags, *map(str, args)], cwd=REPO, text=True,
+                                env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **env}, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+               for env, flags in readme_launch(run_dir)]  # fmt: skip
+    outputs = [host.communicate(timeout=300) for host in started]
+    return [
+        subprocess.CompletedProcess(host.args, host.returncode, *output)
+        for host, output in zip(started, outputs, strict=True)
+    ]
+
+
+@pytest.mark.skipif(keras.backend.backend() != "jax", reason="TensorFlow's multi-worker strategy does not work with "
+                    "Keras 3 (keras-team/keras#20585)")  # fmt: skip
+def test_the_readmes_two_machine_commands_write_one_run_and_extend_it(idx_dir, tmp_path):
+    run_dir = tmp_path / "run"
+    args = ["--data-dir", idx_dir, "--steps-per-epoch", "5", *TINY_TRAIN_FLAGS]
+    first, second = train_in_processes(run_dir, *args, "--epochs", "2")
+    assert first.returncode == second.returncode == 0, (first.stderr[-3000:], second.stderr[-3000:])
+    assert "Data-parallel on 2 devices" in first.stdout and "epoch 2/2" in first.stdout.lower()
+    assert f"Saved the model to {run_dir / 'model'}" in first.stdout
+    assert f"Process 1 of 2 is done: process 0 saved the model to {run_dir / 'model'}" in second.stdout
+    assert "epoch 2/2" not in second.stdout.lower()  # one progress report, not one per process
+    assert history(run_dir) == [1, 2] and len(list((run_dir / "samples").iterdir())) == 2
+    assert int(saved_model.load_gan(run_dir).g_optimizer.iterations) == 10  # 5 steps an epoch, not 5 per process
+
+    extended = train_in_processes(run_dir, *args, "--resume", "--epochs", "3")  # the second process copies the model
+    assert [done.returncode for done in extended] == [0, 0], extended[1].stderr[-3000:]
+    assert "Training the finished model" in extended[1].stdout
+    assert history(run_dir) == [1, 2, 3]
+    assert int(saved_model.load_gan(run_dir).g_optimizer.iterations) == 15
+    assert sorted(path.name for path in run_dir.iterdir()) == [".lock", "best", "history.csv", "model", "run.json",
+                                                                "samples"]  # fmt: skip
+    assert saved_model.read_metadata(run_dir / "best")["quality"]["fd"] > 0  # FD, sampled over both processes
+    assert not list(Path(tempfile.gettempdir()).glob("gan-process-1-*"))  # the second process's copy is gone
+
+    refused = train_in_processes(run_dir, *args, "--epochs", "3")  # finished: process 0 refuses, and the other says so
+    assert [done.returncode for done in refused] == [2, 2]
+    assert "already holds a finished model" in refused[0].stderr
+    assert "process 0 refused the run: " in refused[1].stderr and "already holds a finished model" in refused[1].stderr
+
+
+TWO_PROCESSES = {"KERAS_DISTRIBUTION_NUM_PROCESSES": "2", "KERAS_DISTRIBUTION_PROCESS_ID": "0"}
+
+
+@pytest.mark.parametrize(
+    ("env", "out", "message"),
+    [
+        ({"KERAS_DISTRIBUTION_NUM_PROCESSES": "two"}, True, "KERAS_DISTRIBUTION_NUM_PROCESSES='two': expected a"),
+        (TWO_PROCESSES, False, "Several processes train one run: give each the same --out"),
+        pytest.param(TWO_PROCESSES, True, "needs KERAS_BACKEND=jax: TensorFlow's MultiWorkerMirroredStrategy does "
+                     "not work with Keras 3 (github.com/keras-team/keras/issues/20585)", marks=pytest.mark.skipif(
+                         keras.backend.backend() != "tensorflow", reason="JAX trains over several processes")),
+        pytest.param(TWO_PROCESSES, True, "Cannot join the processes that Keras' KERAS_DISTRIBUTION_* variables name",
+                     marks=pytest.mark.skipif(keras.backend.backend() != "jax", reason="TensorFlow refuses first")),
+    ],
+)  # fmt: skip
+def test_several_processes_that_cannot_train_are_refused_before_work(env, out, message, idx_dir, tmp_path):
+    run_dir = tmp_path / "run"
+    refused = run_train("--data-dir", idx_dir, *(["--out", run_dir] if out else []), *TINY_TRAIN_FLAGS, env=env)
+    assert refused.returncode == 2 and message in refused.stderr, refused.stderr[-2000:]
+    assert not run_dir.exists()
 
 
 @pytest.mark.parametrize(

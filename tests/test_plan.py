@@ -5,7 +5,7 @@ import json
 import h5py
 import pytest
 
-from gan_core import recipe, run, saved_model
+from gan_core import backend, recipe, run, saved_model
 from gan_core.errors import GanCoreError, UsageError
 
 NOTHING_GIVEN = dict.fromkeys((*run.RUN_FLAGS, "epochs"))
@@ -143,3 +143,45 @@ def test_a_learning_rate_given_alone_is_kept_constant_and_with_lr_final_it_decay
     write_run(tmp_path / "decaying", epochs=4)
     write_backup(tmp_path / "decaying", 2)
     assert run.plan(tmp_path / "decaying", given()).flags["lr_final"] == 2e-4  # resuming keeps the run's own
+
+
+def processes_sharing(sent: list, index: int) -> backend.Processes:
+    """Process `index` of two, whose `share` gives what process 0 sent last (and records what it sends)."""
+
+    def share(payload: bytes) -> bytes:
+        if index == 0:
+            sent.append(payload)
+        return sent[-1]
+
+    return backend.Processes(index, 2, share)
+
+
+def test_process_0_plans_and_every_other_process_takes_its_plan_or_its_refusal(tmp_path):
+    write_run(tmp_path / "run")
+    write_backup(tmp_path / "run", 2)
+    sent = []
+    first = run.shared_plan(processes_sharing(sent, 0), lambda: run.plan(tmp_path / "run", given()))
+    assert (first.mode, first.initial_epoch) == ("resume", 2)
+    assert run.shared_plan(processes_sharing(sent, 1), lambda: pytest.fail("only process 0 plans")) == first
+    with pytest.raises(UsageError, match=r"is not a train\.py run folder"):
+        run.shared_plan(processes_sharing(sent, 0), lambda: run.plan(tmp_path, given()))
+    with pytest.raises(UsageError, match=r"^process 0 refused the run: --out .* is not empty and is not a train"):
+        run.shared_plan(processes_sharing(sent, 1), lambda: pytest.fail("only process 0 plans"))
+
+
+def test_a_second_process_trains_in_a_copy_of_the_run_that_it_deletes(tmp_path):
+    out = tmp_path / "run"
+    write_run(out)
+    write_backup(out, 2)
+    (out / run.SAMPLES_DIR).mkdir()
+    (out / run.LOCK_FILE).touch()
+    resume = run.plan(out, given())
+    with run.process_copy(out, resume, backend.ONE_PROCESS) as folder:
+        assert folder == out
+    with run.process_copy(out, resume, processes_sharing([], 1)) as folder:
+        assert folder != out and sorted(path.name for path in folder.iterdir()) == [run.BACKUP_DIR, run.RUN_JSON]
+        assert run.backup_epoch(folder) == 2  # what it resumes from is process 0's backup
+        (folder / run.HISTORY_CSV).write_text("epoch\n3\n")
+    assert not folder.exists() and not (out / run.HISTORY_CSV).exists()  # and it wrote nothing in the run
+    with run.process_copy(tmp_path / "new", run.plan(tmp_path / "new", given()), processes_sharing([], 1)) as folder:
+        assert not folder.exists() and not (tmp_path / "new").exists()  # a new run starts empty

@@ -22,9 +22,10 @@ from gan_core import metrics, training
 TRAIN = ("train.py",)
 
 
-def run_train(*args, timeout=300, script=TRAIN):
-    """`python train.py ARGS` (or another `script` that takes train.py's flags) in a process of its own."""
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+def run_train(*args, timeout=300, script=TRAIN, env=None):
+    """`python train.py ARGS` (or another `script` that takes train.py's flags) in a process of its own,
+    with `env` added to the environment."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})}
     return subprocess.run(
         [sys.executable, *script, *map(str, args)],
         cwd=REPO,
