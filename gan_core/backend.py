@@ -129,7 +129,7 @@ def compile_inference(model):
     About 4× less overhead per call than `predict_on_batch` for the small batches an
     interactive app asks for.
     """
-    return compile_function(lambda inputs: model(inputs, training=False))
+    return _functions.compile_inference(model)
 
 
 def replica_share(draw, batch_size):

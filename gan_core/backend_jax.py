@@ -123,6 +123,28 @@ def compile_function(fn, xla: bool = False):
     return jax.jit(fn)
 
 
+def compile_inference(model):
+    """`model(inputs, training=False)` compiled by XLA, with each batch padded to the next power of two.
+
+    XLA compiles once per input shape (about 0.2 s for the bundled generator on 2 CPU cores), so a
+    slider that asks for 2 … 120 images would compile again at almost every value; padded, 8
+    compilations serve every batch up to 128. The padding rows are dropped from the outputs (numpy).
+    """
+    infer = jax.jit(lambda inputs: model(inputs, training=False))
+
+    def padded(inputs):
+        count = len(keras.tree.flatten(inputs)[0])
+        extra = (1 << (count - 1).bit_length()) - count
+
+        def pad(array):  # on the host: an eager jax.numpy op would compile for every shape itself
+            return np.pad(np.asarray(array), [(0, extra)] + [(0, 0)] * (np.ndim(array) - 1))
+
+        outputs = infer(keras.tree.map_structure(pad, inputs))
+        return keras.tree.map_structure(lambda output: np.asarray(output)[:count], outputs)
+
+    return padded
+
+
 def value_and_gradient(fn, inputs):
     """`fn(inputs)` and ∂ sum(fn(inputs)) / ∂ inputs: with one value per example, each example's own gradient."""
     outputs, pullback = jax.vjp(fn, inputs)

@@ -64,6 +64,11 @@ def compile_function(fn, xla: bool = False):
     return tf.function(fn, reduce_retracing=True, jit_compile=xla)
 
 
+def compile_inference(model):
+    """`model(inputs, training=False)` as one graph; `reduce_retracing` makes it one for every batch size."""
+    return compile_function(lambda inputs: model(inputs, training=False))
+
+
 def value_and_gradient(fn, inputs):
     """`fn(inputs)` and ∂ sum(fn(inputs)) / ∂ inputs: with one value per example, each example's own gradient."""
     with tf.GradientTape() as tape:

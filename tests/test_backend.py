@@ -10,6 +10,7 @@ import pytest
 from conftest import REPO, save_tiny_model
 
 import gan_core
+from gan_core import backend
 
 
 def test_an_unsupported_backend_is_named_with_the_ones_that_work():
@@ -35,3 +36,21 @@ def test_a_model_saved_on_tensorflow_draws_the_same_pixels_on_jax(tmp_path):
     on_jax = np.load(tmp_path / "jax.npy")
     assert on_tensorflow.std() > 10  # real pictures, not a blank that any backend would draw alike
     np.testing.assert_array_equal(on_jax, on_tensorflow)
+
+
+@pytest.mark.backends
+def test_compiled_inference_compiles_a_few_times_for_every_batch_size_and_returns_each_batch_whole():
+    traced = []
+
+    def model(inputs, training=False):
+        traced.append(training)  # runs once per compilation, not per call
+        z, labels = inputs
+        return z * 2.0 + keras.ops.cast(labels, "float32")[:, None]
+
+    infer = backend.compile_inference(model)
+    for count in range(1, 129):
+        z = np.full((count, 3), float(count), "float32")
+        out = keras.ops.convert_to_numpy(infer([z, np.arange(count, dtype="int32")]))
+        np.testing.assert_array_equal(out, 2.0 * count + np.arange(count, dtype="float32")[:, None] + np.zeros((1, 3)))
+    assert traced and not any(traced)  # in inference mode
+    assert len(traced) <= 8  # not once per batch size (JAX: a power of two each; TensorFlow: relaxed shapes)
