@@ -273,7 +273,10 @@ def main(argv=None) -> int:
         print(f"train.py: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"\nInterrupted. Resume with: python train.py --out {args.out}", file=sys.stderr)
+        again = (
+            " in every process, with the same KERAS_DISTRIBUTION_* variables" if backend.processes_asked() > 1 else ""
+        )
+        print(f"\nInterrupted. Resume with: python train.py --out {args.out}{again}", file=sys.stderr)
         return 130
     if processes.index:
         print(f"Process {processes.index} of {processes.count} is done: process 0 saved the model to {model_dir}")

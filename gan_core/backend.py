@@ -67,11 +67,13 @@ PROCESSES_VARIABLE = "KERAS_DISTRIBUTION_NUM_PROCESSES"
 @dataclasses.dataclass(frozen=True)
 class Processes:
     """The processes training one model together: this one's `index` (process 0 writes the run
-    folder) of `count`, and `share`, which gives every process process 0's bytes."""
+    folder) of `count`; `share`, which gives every process process 0's bytes; and `agree`, which
+    is True on every process when every process says True."""
 
     index: int = 0
     count: int = 1
     share: Callable[[bytes], bytes] = lambda payload: payload
+    agree: Callable[[bool], bool] = lambda ok: ok
 
 
 ONE_PROCESS = Processes()
@@ -111,12 +113,12 @@ def predict(model, inputs, batch_size: int):
     if _joined.count == 1:
         return model.predict(inputs, batch_size=batch_size, verbose=0)
     count = len(keras.tree.flatten(inputs)[0])
-    parts = [
+    parts = [  # an empty batch too: one call, empty outputs
         model(
             keras.tree.map_structure(lambda array, start=start: array[start : start + batch_size], inputs),
             training=False,
         )
-        for start in range(0, count, batch_size)
+        for start in range(0, max(count, 1), batch_size)
     ]
     return keras.tree.map_structure(
         lambda *outputs: np.concatenate([keras.ops.convert_to_numpy(out) for out in outputs]), *parts

@@ -151,8 +151,8 @@ def value_and_gradient(fn, inputs):
     return outputs, pullback(jax.numpy.ones_like(outputs))[0]
 
 
-def join_processes() -> tuple[int, int, Callable[[bytes], bytes]]:
-    """`keras.distribution.initialize` from Keras' launch variables, once; (index, count, share).
+def join_processes() -> tuple[int, int, Callable[[bytes], bytes], Callable[[bool], bool]]:
+    """`keras.distribution.initialize` from Keras' launch variables, once; (index, count, share, agree).
 
     CPUs exchange gradients over gloo (JAX's default CPU collectives are single-process).
     """
@@ -163,7 +163,7 @@ def join_processes() -> tuple[int, int, Callable[[bytes], bytes]]:
         except (ValueError, TypeError, RuntimeError) as error:
             raise UsageError(f"Cannot join the processes that Keras' KERAS_DISTRIBUTION_* variables name: {error}",
                              value=str(error)) from None  # fmt: skip
-    return jax.process_index(), jax.process_count(), _share_from_first
+    return jax.process_index(), jax.process_count(), _share_from_first, _all_agree
 
 
 def _share_from_first(payload: bytes) -> bytes:
@@ -171,3 +171,8 @@ def _share_from_first(payload: bytes) -> bytes:
     size = int(multihost_utils.broadcast_one_to_all(np.int32(len(payload))))
     buffer = np.frombuffer(payload, "uint8") if jax.process_index() == 0 else np.zeros(size, "uint8")
     return np.asarray(multihost_utils.broadcast_one_to_all(buffer)).tobytes()
+
+
+def _all_agree(ok: bool) -> bool:
+    """Whether every process says `ok`."""
+    return bool(np.all(multihost_utils.process_allgather(np.int32(ok))))

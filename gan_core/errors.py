@@ -34,5 +34,9 @@ class RunFolderError(GanCoreError, OSError):
     """A `train.py` run folder that cannot be trained in as it is."""
 
 
+class ProcessesError(GanCoreError, RuntimeError):
+    """Another of the processes training one run together could not start it."""
+
+
 class HubError(GanCoreError, OSError):
     """A Hugging Face Hub operation failed, or a repository id is invalid."""

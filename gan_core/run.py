@@ -151,7 +151,7 @@ def shared_plan(processes: Processes, plan_here: Callable[[], Plan]) -> Plan:
     if processes.index == 0:
         try:
             planned = plan_here()
-        except Exception as error:
+        except BaseException as error:  # an interrupt too: the others must not wait for a plan
             processes.share(json.dumps({"refused": str(error)}).encode())
             raise
         processes.share(json.dumps(dataclasses.asdict(planned), default=str).encode())
@@ -172,9 +172,11 @@ def process_copy(out: Path, plan: Plan, processes: Processes) -> Iterator[Path]:
         yield out
         return
     with tempfile.TemporaryDirectory(prefix=f"gan-process-{processes.index}-") as scratch:
-        folder = Path(scratch) / out.name
-        if plan.mode != "new":  # process 0 writes nothing in it before every process trains its first step
-            shutil.copytree(out, folder, ignore=shutil.ignore_patterns(LOCK_FILE, SAMPLES_DIR))
+        folder = Path(scratch) / "run"
+        if plan.mode != "new":
+            # Before the first step process 0 only replaces history.csv (by renaming a hidden file onto it);
+            # its backup, best and finished model stay as they are until every process trains.
+            shutil.copytree(out, folder, ignore=shutil.ignore_patterns(".*", SAMPLES_DIR))
         yield folder
 
 

@@ -11,7 +11,7 @@ import keras
 from gan_core import backend, metrics, run, saved_model
 from gan_core.callbacks import EpochTimer, FrechetDistance, HistoryCSV, SampleGrid
 from gan_core.data import DataError, ImageData, load_data, load_idx_dataset, make_dataset
-from gan_core.errors import UsageError
+from gan_core.errors import ProcessesError, UsageError
 from gan_core.recipe import Recipe, build_gan
 
 FD_DATASET = "fashion-mnist"  # the only data set the metric classifier knows
@@ -58,9 +58,8 @@ def choose_devices(devices: str, batch_size: int, processes: backend.Processes =
     available = backend.devices()
     count = len(available) if devices == "all" else int(devices)
     if not 1 <= count <= len(available):
-        raise UsageError(
-            f"--devices {devices}: this machine has {len(available)} ({', '.join(available)}).", value=devices
-        )
+        holder = "this machine has" if processes.count == 1 else f"these {processes.count} processes have"
+        raise UsageError(f"--devices {devices}: {holder} {len(available)} ({', '.join(available)}).", value=devices)
     if processes.count > 1 and count < len(available):
         raise UsageError(
             f"--devices {devices}: {processes.count} processes train on every device they have together "
@@ -90,36 +89,36 @@ def train(
     and only process 0 writes `out` (`run.process_copy`).
     """
     out = Path(out)
-    if processes.count > 1 and not backend.TENSORFLOW_INSTALLED:
-        raise UsageError("Training over several processes reads the data with tf.data: install tensorflow.")
-    flags = dict(plan.flags)
-    every = fd_every(options, flags["dataset"])
-    data = load_data(flags["dataset"], flags["data_dir"], flags["image_size"], flags["channels"],
-                     allow_download=options.allow_download)  # fmt: skip
-    log(f"Data: {len(data.images)} images of {data.image_shape} from {data.source}")
-    if flags["conditional"] and not data.num_classes:
-        if options.conditional_asked:
-            raise UsageError(
-                f"--conditional needs labelled data, and {data.source} has no classes: "
-                "put each class's images in a sub-folder of its own, or leave out --conditional.",
-                value=data.source,
-            )
-        log("The data has no labels: training an unconditional model.")
-        flags["conditional"] = False
-    if plan.mode == "new" and flags["lr_final"] is not None and flags["lr_decay_epochs"] is None:
-        flags["lr_decay_epochs"] = flags["epochs"]  # the horizon stays put when the run is extended later
-    recipe = Recipe(**{field.name: flags[field.name] for field in dataclasses.fields(Recipe)})
-    steps_per_epoch = flags["steps_per_epoch"] or len(data.images) // recipe.batch_size
-    devices = choose_devices(options.devices, recipe.batch_size, processes)
-    if len(devices) > 1:
-        log(f"Data-parallel on {len(devices)} devices ({', '.join(devices)}): {recipe.batch_size // len(devices)} "
-            "images of each batch on each")  # fmt: skip
-        if options.xla and not backend.xla_across(devices):
-            log(f"Without XLA: {keras.backend.backend()} cannot compile a step over these devices with it.")
-            options = dataclasses.replace(options, xla=False)
-
     with contextlib.ExitStack() as held:
-        folder = held.enter_context(run.process_copy(out, plan, processes))
+        with _together(processes):  # what can fail on one process only fails on all, before any waits for all
+            if processes.count > 1 and not backend.TENSORFLOW_INSTALLED:
+                raise UsageError("Training over several processes reads the data with tf.data: install tensorflow.")
+            flags = dict(plan.flags)
+            every = fd_every(options, flags["dataset"])
+            data = load_data(flags["dataset"], flags["data_dir"], flags["image_size"], flags["channels"],
+                             allow_download=options.allow_download)  # fmt: skip
+            log(f"Data: {len(data.images)} images of {data.image_shape} from {data.source}")
+            if flags["conditional"] and not data.num_classes:
+                if options.conditional_asked:
+                    raise UsageError(
+                        f"--conditional needs labelled data, and {data.source} has no classes: "
+                        "put each class's images in a sub-folder of its own, or leave out --conditional.",
+                        value=data.source,
+                    )
+                log("The data has no labels: training an unconditional model.")
+                flags["conditional"] = False
+            if plan.mode == "new" and flags["lr_final"] is not None and flags["lr_decay_epochs"] is None:
+                flags["lr_decay_epochs"] = flags["epochs"]  # the horizon stays put when the run is extended later
+            recipe = Recipe(**{field.name: flags[field.name] for field in dataclasses.fields(Recipe)})
+            steps_per_epoch = flags["steps_per_epoch"] or len(data.images) // recipe.batch_size
+            devices = choose_devices(options.devices, recipe.batch_size, processes)
+            if len(devices) > 1:
+                share = recipe.batch_size // len(devices)
+                log(f"Data-parallel on {len(devices)} devices ({', '.join(devices)}), {share} images a batch on each")
+                if options.xla and not backend.xla_across(devices):
+                    log(f"Without XLA: {keras.backend.backend()} cannot compile a step over these devices with it.")
+                    options = dataclasses.replace(options, xla=False)
+            folder = held.enter_context(run.process_copy(out, plan, processes))
         if processes.index:
             log(f"Process {processes.index} of {processes.count}: process 0 writes {out}; this one trains beside it")
         held.enter_context(backend.data_parallel(devices))
@@ -174,6 +173,19 @@ def train(
         summary = run.training_summary(folder, steps_per_epoch, recipe.batch_size)
         model_dir = run.finish(gan, folder, {**model_metadata(recipe.epochs), "training": summary})
         return out / model_dir.relative_to(folder)
+
+
+@contextlib.contextmanager
+def _together(processes: backend.Processes):
+    """Stop every process when the block fails on any: a process that went on would wait forever in
+    the first step that needs all of them."""
+    try:
+        yield
+    except BaseException:
+        processes.agree(False)
+        raise
+    if not processes.agree(True):
+        raise ProcessesError("Another process could not start the run (its output says why); this one stops too.")
 
 
 def _quality_callbacks(out: Path, data: ImageData, flags: dict, every: int, options: Options, model_metadata):

@@ -5,13 +5,13 @@ devices before the backend starts (TensorFlow: logical devices; JAX: the host pl
 device count).
 """
 
+import contextlib
 import os
 import re
 import shlex
 import signal
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import keras
@@ -119,16 +119,27 @@ def readme_launch(run_dir: Path) -> list[tuple[dict, list[str]]]:
 
 
 def train_in_processes(run_dir: Path, *args) -> list[subprocess.CompletedProcess]:
-    """The README's two-process `python train.py` commands with `args` added, each process on one CPU device."""
-    started = [subprocess.Popen([sys.executable, "train.py", *flags, *map(str, args)], cwd=REPO, text=True,
-                                env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **env}, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE)
-               for env, flags in readme_launch(run_dir)]  # fmt: skip
-    outputs = [host.communicate(timeout=300) for host in started]
-    return [
-        subprocess.CompletedProcess(host.args, host.returncode, *output)
-        for host, output in zip(started, outputs, strict=True)
-    ]
+    """The README's two-process `python train.py` commands with `args` added, each process on one CPU device,
+    with a temporary folder of its own (`run_dir`.tmp-N) and its output in files (a full pipe would stall it)."""
+    started = []
+    with contextlib.ExitStack() as files:
+        try:
+            for index, (env, flags) in enumerate(readme_launch(run_dir)):
+                temporary = run_dir.with_name(f"{run_dir.name}.tmp-{index}")
+                temporary.mkdir(exist_ok=True)
+                out, err = (files.enter_context(open(f"{temporary}.{name}", "w+")) for name in "oe")
+                env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "TMPDIR": str(temporary), **env}
+                command = [sys.executable, "train.py", *flags, *map(str, args)]
+                started.append((subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=err), out, err))
+            for host, _, _ in started:
+                host.wait(timeout=300)
+        finally:
+            for host, _, _ in started:
+                host.kill()
+        for _, out, err in started:
+            out.seek(0), err.seek(0)
+        return [subprocess.CompletedProcess(host.args, host.returncode, out.read(), err.read())
+                for host, out, err in started]  # fmt: skip
 
 
 @pytest.mark.skipif(keras.backend.backend() != "jax", reason="TensorFlow's multi-worker strategy does not work with "
@@ -153,7 +164,7 @@ def test_the_readmes_two_machine_commands_write_one_run_and_extend_it(idx_dir, t
     assert sorted(path.name for path in run_dir.iterdir()) == [".lock", "best", "history.csv", "model", "run.json",
                                                                 "samples"]  # fmt: skip
     assert saved_model.read_metadata(run_dir / "best")["quality"]["fd"] > 0  # FD, sampled over both processes
-    assert not list(Path(tempfile.gettempdir()).glob("gan-process-1-*"))  # the second process's copy is gone
+    assert list(run_dir.with_name("run.tmp-1").iterdir()) == []  # the second process's copy is gone
 
     refused = train_in_processes(run_dir, *args, "--epochs", "3")  # finished: process 0 refuses, and the other says so
     assert [done.returncode for done in refused] == [2, 2]

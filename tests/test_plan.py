@@ -5,8 +5,8 @@ import json
 import h5py
 import pytest
 
-from gan_core import backend, recipe, run, saved_model
-from gan_core.errors import GanCoreError, UsageError
+from gan_core import backend, recipe, run, saved_model, training
+from gan_core.errors import GanCoreError, ProcessesError, UsageError
 
 NOTHING_GIVEN = dict.fromkeys((*run.RUN_FLAGS, "epochs"))
 
@@ -185,3 +185,18 @@ def test_a_second_process_trains_in_a_copy_of_the_run_that_it_deletes(tmp_path):
     assert not folder.exists() and not (out / run.HISTORY_CSV).exists()  # and it wrote nothing in the run
     with run.process_copy(tmp_path / "new", run.plan(tmp_path / "new", given()), processes_sharing([], 1)) as folder:
         assert not folder.exists() and not (tmp_path / "new").exists()  # a new run starts empty
+
+
+def test_when_another_process_cannot_start_the_run_this_one_stops_before_writing(idx_dir, tmp_path):
+    said = []
+    others_failed = backend.Processes(0, 2, agree=lambda ok: said.append(ok) or False)
+    plan = run.plan(tmp_path / "run", given(data_dir=str(idx_dir), steps_per_epoch=1, width=8, latent_dim=16))
+    with pytest.raises(ProcessesError, match="Another process could not start the run"):
+        training.train(tmp_path / "run", plan, training.Options(allow_download=False), processes=others_failed)
+    assert said == [True] and not (tmp_path / "run").exists()
+
+    said.clear()
+    asks_too_much = training.Options(allow_download=False, devices="3")
+    with pytest.raises(UsageError, match="--devices 3: these 2 processes have 1"):  # it tells the others first
+        training.train(tmp_path / "run", plan, asks_too_much, processes=others_failed)
+    assert said == [False] and not (tmp_path / "run").exists()
