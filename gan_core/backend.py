@@ -79,6 +79,7 @@ class Processes:
 ONE_PROCESS = Processes()
 _joined = ONE_PROCESS
 
+INFERENCE_BATCHES = _functions.INFERENCE_BATCHES
 compile_function = _functions.compile_function
 data_parallel = _functions.data_parallel
 devices = _functions.devices
@@ -156,6 +157,7 @@ def input_gradients(fn, inputs):
 
 
 __all__ = [
+    "INFERENCE_BATCHES",
     "ONE_PROCESS",
     "PROCESSES_VARIABLE",
     "TENSORFLOW_INSTALLED",

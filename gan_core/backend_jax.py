@@ -123,12 +123,16 @@ def compile_function(fn, xla: bool = False):
     return jax.jit(fn)
 
 
+# The batch sizes `compile_inference` compiles for: every batch up to 128 is padded to one of them.
+INFERENCE_BATCHES = tuple(2**power for power in range(8))
+
+
 def compile_inference(model):
     """`model(inputs, training=False)` compiled by XLA, with each batch padded to the next power of two.
 
     XLA compiles once per input shape (about 0.2 s for the bundled generator on 2 CPU cores), so a
-    slider that asks for 2 … 120 images would compile again at almost every value; padded, 8
-    compilations serve every batch up to 128. The padding rows are dropped from the outputs (numpy).
+    slider that asks for 2 … 120 images would compile again at almost every value; padded, the 8
+    INFERENCE_BATCHES serve every batch up to 128. The padding rows are dropped from the outputs (numpy).
     """
     infer = jax.jit(lambda inputs: model(inputs, training=False))
 

@@ -64,6 +64,10 @@ def compile_function(fn, xla: bool = False):
     return tf.function(fn, reduce_retracing=True, jit_compile=xla)
 
 
+# The batch sizes `compile_inference` traces for: after the second, one graph serves every batch size.
+INFERENCE_BATCHES = (1, 2)
+
+
 def compile_inference(model):
     """`model(inputs, training=False)` as one graph; `reduce_retracing` makes it one for every batch size."""
     return compile_function(lambda inputs: model(inputs, training=False))

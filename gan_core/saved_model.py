@@ -77,10 +77,10 @@ class SavedGenerator:
         return keras.ops.convert_to_numpy(dense.kernel)
 
     def warm_up(self) -> None:
-        """Trace the compiled generator (and, for a conditional model, the one that mixes classes) for every
-        picture count up to 128, before the first user waits for it: TensorFlow traces a variable batch size
-        after two, JAX compiles each power of two (`backend_jax.compile_inference`)."""
-        for count in (1, 2, 4, 8, 16, 32, 64, 128):
+        """Trace the compiled generator (and, for a conditional model, the one that mixes classes) for the
+        batch sizes that serve every picture count (`backend.INFERENCE_BATCHES`), before the first user
+        waits for it."""
+        for count in backend.INFERENCE_BATCHES:
             self.generate(list(range(count)), labels=None if not self.num_classes else 0)
             if self.num_classes:
                 self.generate(list(range(count)), labels=np.full((count, self.num_classes), 1 / self.num_classes))
